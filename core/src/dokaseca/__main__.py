@@ -1,0 +1,3 @@
+from dokaseca.cli import main
+
+main()

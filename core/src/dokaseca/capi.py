@@ -1,0 +1,260 @@
+"""The provider-neutral Cluster API objects (CAPI v1beta2), wired to what the
+provider rendered: Cluster, KubeadmControlPlane, MachineDeployments,
+KubeadmConfigTemplates, MachineHealthChecks; in ClusterClass mode a
+ClusterClass, a KubeadmControlPlaneTemplate and a Cluster with a topology.
+
+In ClusterClass mode each cluster gets its own ClusterClass named after it:
+the provider templates carry cluster-specific values (region, sizes), and
+sharing one class across clusters would need variables and patches per
+provider. The class is still what CAPI's topology controller reconciles, so
+upgrades and pool changes go through ``Cluster.spec.topology`` as users expect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dokaseca.manifests import (
+    CAPI_VERSION,
+    KUBEADM_BOOTSTRAP_VERSION,
+    KUBEADM_CONTROL_PLANE_VERSION,
+    args_list,
+    contract_ref,
+    k8s_object,
+    template_ref,
+)
+from dokaseca.models import ClusterSpec, KubeadmSettings, ProviderManifests, WorkerPool
+
+AUTOSCALER_MIN = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size"
+AUTOSCALER_MAX = "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"
+DEPLOYMENT_NAME_LABEL = "cluster.x-k8s.io/deployment-name"
+CONTROL_PLANE_LABEL = "cluster.x-k8s.io/control-plane"
+
+# Same thresholds as clusterctl's quick-start health checks.
+NODE_STARTUP_TIMEOUT_SECONDS = 600
+UNHEALTHY_NODE_TIMEOUT_SECONDS = 300
+
+
+def control_plane_name(cluster: ClusterSpec) -> str:
+    return f"{cluster.name}-control-plane"
+
+
+def pool_name(cluster: ClusterSpec, pool: WorkerPool) -> str:
+    return f"{cluster.name}-{pool.name}"
+
+
+def render_core(cluster: ClusterSpec, provided: ProviderManifests) -> list[dict[str, Any]]:
+    """The core objects for one cluster (provider objects not included)."""
+    if cluster.mode == "clusterclass":
+        return _clusterclass(cluster, provided)
+    if cluster.managed:
+        return [_cluster(cluster, provided, control_plane=provided.control_plane)]
+    return _classic_kubeadm(cluster, provided)
+
+
+# -- classic ---------------------------------------------------------------
+
+
+def _classic_kubeadm(cluster: ClusterSpec, provided: ProviderManifests) -> list[dict[str, Any]]:
+    if provided.control_plane_machine_template is None:
+        raise ValueError(f"provider {cluster.provider!r} returned no control-plane machine template for {cluster.name!r}")
+    kcp = k8s_object(
+        KUBEADM_CONTROL_PLANE_VERSION,
+        "KubeadmControlPlane",
+        control_plane_name(cluster),
+        cluster.namespace,
+        spec={
+            "replicas": cluster.control_plane.replicas,
+            "version": cluster.kubernetes_version,
+            "machineTemplate": {"spec": {"infrastructureRef": contract_ref(provided.control_plane_machine_template)}},
+            "kubeadmConfigSpec": _control_plane_kubeadm(provided.kubeadm),
+        },
+    )
+    objects: list[dict[str, Any]] = [kcp]
+    for pool in cluster.workers:
+        machine_template = _worker_template(cluster, provided, pool)
+        config = _kubeadm_config_template(cluster, pool, provided.kubeadm)
+        objects += [config, _machine_deployment(cluster, pool, machine_template, config)]
+    if cluster.health_checks:
+        objects.append(_health_check(cluster, control_plane_name(cluster) + "-unhealthy", {CONTROL_PLANE_LABEL: ""}, "100%"))
+        for pool in cluster.workers:
+            name = pool_name(cluster, pool)
+            objects.append(_health_check(cluster, f"{name}-unhealthy", {DEPLOYMENT_NAME_LABEL: name}, "40%"))
+    objects.append(_cluster(cluster, provided, control_plane=kcp))
+    return objects
+
+
+def _cluster(cluster: ClusterSpec, provided: ProviderManifests, *, control_plane: Any, topology: Any = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"clusterNetwork": _network(cluster)}
+    if topology is not None:
+        spec["topology"] = topology
+    else:
+        if control_plane is not None:
+            spec["controlPlaneRef"] = contract_ref(control_plane)
+        spec["infrastructureRef"] = contract_ref(provided.infrastructure_cluster)
+    return k8s_object(CAPI_VERSION, "Cluster", cluster.name, cluster.namespace, spec=spec)
+
+
+def _network(cluster: ClusterSpec) -> dict[str, Any]:
+    return {
+        "pods": {"cidrBlocks": list(cluster.network.pods)},
+        "services": {"cidrBlocks": list(cluster.network.services)},
+        "serviceDomain": cluster.network.service_domain,
+    }
+
+
+def _node_registration(settings: KubeadmSettings, extra_kubelet_args: dict[str, str] | None = None, taints: Any = ()) -> dict[str, Any]:
+    registration: dict[str, Any] = {}
+    kubelet = {**settings.kubelet_args, **(extra_kubelet_args or {})}
+    if kubelet:
+        registration["kubeletExtraArgs"] = args_list(kubelet)
+    if settings.node_name:
+        registration["name"] = settings.node_name
+    if taints:
+        registration["taints"] = [{"key": t.key, "value": t.value, "effect": t.effect} if t.value else {"key": t.key, "effect": t.effect} for t in taints]
+    return registration
+
+
+def _control_plane_kubeadm(settings: KubeadmSettings) -> dict[str, Any]:
+    cluster_configuration: dict[str, Any] = {}
+    if settings.api_server_args:
+        cluster_configuration["apiServer"] = {"extraArgs": args_list(settings.api_server_args)}
+    if settings.controller_manager_args:
+        cluster_configuration["controllerManager"] = {"extraArgs": args_list(settings.controller_manager_args)}
+    spec: dict[str, Any] = {}
+    if cluster_configuration:
+        spec["clusterConfiguration"] = cluster_configuration
+    registration = _node_registration(settings)
+    spec["initConfiguration"] = {"nodeRegistration": registration}
+    spec["joinConfiguration"] = {"nodeRegistration": registration}
+    if settings.control_plane_files:
+        spec["files"] = [dict(f) for f in settings.control_plane_files]
+    if settings.pre_kubeadm_commands:
+        spec["preKubeadmCommands"] = list(settings.pre_kubeadm_commands)
+    return spec
+
+
+def _kubeadm_config_template(cluster: ClusterSpec, pool: WorkerPool, settings: KubeadmSettings) -> dict[str, Any]:
+    node_labels = {"node-labels": ",".join(f"{k}={v}" for k, v in sorted(pool.labels.items()))} if pool.labels else {}
+    spec: dict[str, Any] = {"joinConfiguration": {"nodeRegistration": _node_registration(settings, node_labels, pool.taints)}}
+    if settings.pre_kubeadm_commands:
+        spec["preKubeadmCommands"] = list(settings.pre_kubeadm_commands)
+    return k8s_object(
+        KUBEADM_BOOTSTRAP_VERSION, "KubeadmConfigTemplate", pool_name(cluster, pool), cluster.namespace, spec={"template": {"spec": spec}}
+    )
+
+
+def _worker_template(cluster: ClusterSpec, provided: ProviderManifests, pool: WorkerPool) -> dict[str, Any]:
+    try:
+        return dict(provided.worker_machine_templates[pool.name])
+    except KeyError:
+        raise ValueError(f"provider {cluster.provider!r} returned no machine template for worker pool {pool.name!r}") from None
+
+
+def _autoscaler_annotations(pool: WorkerPool) -> dict[str, str]:
+    if not pool.autoscaled:
+        return {}
+    return {AUTOSCALER_MIN: str(pool.min_replicas), AUTOSCALER_MAX: str(pool.max_replicas)}
+
+
+def _machine_deployment(cluster: ClusterSpec, pool: WorkerPool, machine_template: Any, config: Any) -> dict[str, Any]:
+    name = pool_name(cluster, pool)
+    selector = {"cluster.x-k8s.io/cluster-name": cluster.name, DEPLOYMENT_NAME_LABEL: name}
+    spec: dict[str, Any] = {"clusterName": cluster.name}
+    if not pool.autoscaled:
+        spec["replicas"] = pool.replicas
+    spec["selector"] = {"matchLabels": selector}
+    spec["template"] = {
+        "metadata": {"labels": dict(selector)},
+        "spec": {
+            "clusterName": cluster.name,
+            "version": cluster.kubernetes_version,
+            "bootstrap": {"configRef": contract_ref(config)},
+            "infrastructureRef": contract_ref(machine_template),
+        },
+    }
+    return k8s_object(
+        CAPI_VERSION, "MachineDeployment", name, cluster.namespace, annotations=_autoscaler_annotations(pool), spec=spec
+    )
+
+
+def _health_checks() -> dict[str, Any]:
+    return {
+        "nodeStartupTimeoutSeconds": NODE_STARTUP_TIMEOUT_SECONDS,
+        "unhealthyNodeConditions": [
+            {"type": "Ready", "status": status, "timeoutSeconds": UNHEALTHY_NODE_TIMEOUT_SECONDS} for status in ("Unknown", "False")
+        ],
+    }
+
+
+def _health_check(cluster: ClusterSpec, name: str, match: dict[str, str], max_unhealthy: str) -> dict[str, Any]:
+    return k8s_object(
+        CAPI_VERSION,
+        "MachineHealthCheck",
+        name,
+        cluster.namespace,
+        spec={
+            "clusterName": cluster.name,
+            "selector": {"matchLabels": {"cluster.x-k8s.io/cluster-name": cluster.name, **match}},
+            "checks": _health_checks(),
+            "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": max_unhealthy}},
+        },
+    )
+
+
+# -- ClusterClass ------------------------------------------------------------
+
+
+def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dict[str, Any]]:
+    if cluster.managed or provided.control_plane_machine_template is None:
+        raise ValueError(f"ClusterClass mode needs a kubeadm control plane; {cluster.name!r} uses flavor {cluster.flavor!r}")
+    kcp_template = k8s_object(
+        KUBEADM_CONTROL_PLANE_VERSION,
+        "KubeadmControlPlaneTemplate",
+        control_plane_name(cluster),
+        cluster.namespace,
+        spec={"template": {"spec": {"kubeadmConfigSpec": _control_plane_kubeadm(provided.kubeadm)}}},
+    )
+    objects: list[dict[str, Any]] = [kcp_template]
+    classes, topology_workers = [], []
+    for pool in cluster.workers:
+        config = _kubeadm_config_template(cluster, pool, provided.kubeadm)
+        objects.append(config)
+        worker_class: dict[str, Any] = {
+            "class": pool.name,
+            "bootstrap": {"templateRef": template_ref(config)},
+            "infrastructure": {"templateRef": template_ref(_worker_template(cluster, provided, pool))},
+        }
+        if cluster.health_checks:
+            worker_class["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "40%"}}}
+        classes.append(worker_class)
+        topology_pool: dict[str, Any] = {"class": pool.name, "name": pool.name}
+        annotations = _autoscaler_annotations(pool)
+        if annotations:
+            topology_pool["metadata"] = {"annotations": annotations}
+        else:
+            topology_pool["replicas"] = pool.replicas
+        topology_workers.append(topology_pool)
+    control_plane: dict[str, Any] = {
+        "templateRef": template_ref(kcp_template),
+        "machineInfrastructure": {"templateRef": template_ref(provided.control_plane_machine_template)},
+    }
+    if cluster.health_checks:
+        control_plane["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "100%"}}}
+    spec: dict[str, Any] = {
+        "infrastructure": {"templateRef": template_ref(provided.infrastructure_cluster)},
+        "controlPlane": control_plane,
+    }
+    if classes:
+        spec["workers"] = {"machineDeployments": classes}
+    cluster_class = k8s_object(CAPI_VERSION, "ClusterClass", cluster.name, cluster.namespace, spec=spec)
+    topology: dict[str, Any] = {
+        "classRef": {"name": cluster_class["metadata"]["name"]},
+        "version": cluster.kubernetes_version,
+        "controlPlane": {"replicas": cluster.control_plane.replicas},
+    }
+    if topology_workers:
+        topology["workers"] = {"machineDeployments": topology_workers}
+    objects.append(cluster_class)
+    objects.append(_cluster(cluster, provided, control_plane=None, topology=topology))
+    return objects

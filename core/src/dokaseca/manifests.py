@@ -1,0 +1,83 @@
+"""Small pure helpers for building Kubernetes objects as plain dicts, and
+dumping them as YAML. Providers use these too (``from dokaseca import k8s_object``)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional
+
+import yaml
+
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    # Objects share sub-dicts (one nodeRegistration for init and join);
+    # anchors and aliases would make the output hard to read and to diff.
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+CAPI_VERSION = "cluster.x-k8s.io/v1beta2"
+KUBEADM_BOOTSTRAP_VERSION = "bootstrap.cluster.x-k8s.io/v1beta2"
+KUBEADM_CONTROL_PLANE_VERSION = "controlplane.cluster.x-k8s.io/v1beta2"
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
+
+
+def k8s_object(
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: Optional[str] = None,
+    *,
+    labels: Optional[Mapping[str, str]] = None,
+    annotations: Optional[Mapping[str, str]] = None,
+    spec: Optional[Mapping[str, Any]] = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A Kubernetes object with the identity fields in the usual order."""
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    if labels:
+        metadata["labels"] = dict(labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": metadata}
+    if spec is not None:
+        obj["spec"] = dict(spec)
+    obj.update(fields)
+    return obj
+
+
+def api_group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def contract_ref(obj: Mapping[str, Any]) -> dict[str, str]:
+    """A CAPI v1beta2 reference (``apiGroup``, ``kind``, ``name``) to ``obj``."""
+    return {"apiGroup": api_group(obj["apiVersion"]), "kind": obj["kind"], "name": obj["metadata"]["name"]}
+
+
+def template_ref(obj: Mapping[str, Any]) -> dict[str, str]:
+    """A ClusterClass template reference (``apiVersion``, ``kind``, ``name``)."""
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": obj["metadata"]["name"]}
+
+
+def args_list(args: Mapping[str, str]) -> list[dict[str, str]]:
+    """kubeadm v1beta2 extra args: a list of name/value pairs, sorted for stable output."""
+    return [{"name": k, "value": str(v)} for k, v in sorted(args.items())]
+
+
+def identity(obj: Mapping[str, Any]) -> str:
+    """``Kind/namespace/name``: how an object is named in messages."""
+    meta = obj.get("metadata", {})
+    ns = meta.get("namespace")
+    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"
+
+
+def dump_all(objects: Iterable[Mapping[str, Any]]) -> str:
+    """Multi-document YAML, keys in insertion order, identical across runs."""
+    return yaml.dump_all(
+        list(objects), Dumper=_Dumper, sort_keys=False, default_flow_style=False, explicit_start=True, width=120
+    )

@@ -1,0 +1,87 @@
+"""attrs validators that explain themselves.
+
+They raise :class:`InvalidValue`, which carries the bad value and a hint, so
+the fleet loader can report ``clusters[0].name: must be a DNS-1123 label
+(got 'Prod_1'); use lower-case letters, digits and '-'``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from typing import Any, Iterable
+
+import attrs
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+KUBERNETES_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+class InvalidValue(ValueError):
+    def __init__(self, message: str, value: Any, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.value = value
+        self.hint = hint
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ``did you mean 'x'?`` hint, or a list of the valid choices."""
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if not choices:
+        return ""
+    return "expected one of: " + ", ".join(repr(c) for c in choices)
+
+
+def dns_label(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or len(value) > 63 or not DNS1123_LABEL.match(value):
+        raise InvalidValue(
+            "must be a DNS-1123 label",
+            value,
+            "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
+        )
+
+
+def kubernetes_version(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not KUBERNETES_VERSION.match(value):
+        raise InvalidValue(
+            "is not a Kubernetes version", value, "write it as vMAJOR.MINOR.PATCH, e.g. 'v1.33.1'"
+        )
+
+
+def cidrs(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    for index, block in enumerate(value or ()):
+        try:
+            ipaddress.ip_network(block, strict=True)
+        except ValueError:
+            raise InvalidValue(
+                f"entry {index} is not a CIDR block",
+                block,
+                "write a network address with a prefix length, e.g. '10.96.0.0/12'",
+            ) from None
+
+
+def one_of(*choices: str):
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value is not None and value not in choices:
+            raise InvalidValue("is not a valid choice", value, did_you_mean(str(value), choices))
+
+    return check
+
+
+def non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value < 0:
+        raise InvalidValue("must be zero or more", value)
+
+
+def positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and value < 1:
+        raise InvalidValue("must be at least 1", value)

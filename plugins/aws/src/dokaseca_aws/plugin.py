@@ -1,0 +1,33 @@
+"""Hook implementations of the AWS provider. Imports no AWS SDK."""
+
+from __future__ import annotations
+
+from dokaseca import hookimpl
+from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
+
+from dokaseca_aws import manifests
+from dokaseca_aws.config import AwsConfig
+
+PROVIDER = "aws"
+
+
+@hookimpl
+def register_providers(register) -> None:
+    register(
+        ProviderInfo(
+            name=PROVIDER,
+            config_type=AwsConfig,
+            flavors=("kubeadm",),
+            sdk_modules=("boto3", "botocore"),
+            capi_provider="aws",
+            description="Amazon Web Services through Cluster API Provider AWS (CAPA)",
+            docs_url="https://cluster-api-aws.sigs.k8s.io/",
+        )
+    )
+
+
+@hookimpl
+def render_provider_manifests(cluster: ClusterSpec, provider: ProviderInfo, infra: InfraResult) -> ProviderManifests | None:
+    if provider.name != PROVIDER:
+        return None
+    return manifests.render(cluster, infra)
