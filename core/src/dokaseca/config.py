@@ -317,12 +317,7 @@ class _FleetLoader:
         )
         before = len(self.problems)
         config = self._structure(block, provider.config_type, f"{path}.{provider.name}")
-        for problem in self.problems[before:]:
-            origin = block_sources.get(problem.path.removeprefix(f"{path}.{provider.name}."))
-            if origin and origin != path:
-                self.problems[self.problems.index(problem)] = attrs.evolve(
-                    problem, hint=(problem.hint + "; " if problem.hint else "") + f"the value comes from {origin}.{provider.name}"
-                )
+        self.problems[before:] = [_say_where_from(p, f"{path}.{provider.name}", block_sources, path) for p in self.problems[before:]]
         self.problems.extend(layering.check_effective(merged, path, entry))
         if config is None or len(self.problems) > before:
             return None
@@ -341,6 +336,15 @@ class _FleetLoader:
             for key, value in layering.flatten(block).items()
         )
         return spec, settings
+
+
+def _say_where_from(problem: Problem, block_path: str, sources: Mapping[str, str], cluster_path: str) -> Problem:
+    """Point at the layer a bad provider value was inherited from."""
+    origin = sources.get(problem.path.removeprefix(block_path + "."))
+    if not origin or origin == cluster_path:
+        return problem
+    block = block_path.rsplit(".", 1)[-1]
+    return attrs.evolve(problem, hint=(problem.hint + "; " if problem.hint else "") + f"the value comes from {origin}.{block}")
 
 
 def validate_tree(obj: Any, path: str) -> list[Problem]:
@@ -434,7 +438,8 @@ def _type_name(type_: Any) -> str:
 
 
 def _problem_order(problem: Problem) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[\[\]\.]", problem.path))
+    # clusters[10] sorts after clusters[9]
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[\[\]\.]", problem.path))
 
 
 def cidrs_overlap(first: str, second: str) -> bool:

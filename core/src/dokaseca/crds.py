@@ -138,13 +138,22 @@ class CRDSchemas:
         same (apiVersion, kind), the one that sorts last wins, as it would
         when applying the files in order.
         """
-        directory = Path(path)
-        if not directory.is_dir():
-            raise NotADirectoryError(f"CRD directory not found: {directory}")
+        return cls.from_directories([path])
+
+    @classmethod
+    def from_directories(cls, paths: Iterable[str | os.PathLike]) -> CRDSchemas:
+        """Like `from_directory`, over several directories in order."""
+        directories = [Path(p) for p in paths]
+        for directory in directories:
+            if not directory.is_dir():
+                raise NotADirectoryError(f"CRD directory not found: {directory}")
         schemas: dict[tuple[str, str], Mapping] = {}
-        files = sorted(
-            p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-        )
+        files = [
+            p
+            for directory in directories
+            for p in sorted(directory.rglob("*"))
+            if p.suffix in (".yaml", ".yml") and p.is_file()
+        ]
         for file in files:
             data = file.read_bytes()
             # Parsing YAML dominates load time; most non-CRD files are skipped
@@ -157,7 +166,7 @@ class CRDSchemas:
                 raise ValueError(f"{file}: not valid YAML: {exc}") from exc
             for document in documents:
                 schemas.update(_served_schemas(document))
-        return cls(schemas, source=str(directory))
+        return cls(schemas, source=", ".join(str(d) for d in directories))
 
     def kinds(self) -> frozenset[tuple[str, str]]:
         """The (apiVersion, kind) pairs that can be validated."""

@@ -88,7 +88,6 @@ def merge(layers: Iterable[tuple[str, Optional[Blueprint]]]) -> Merged:
 
     def put(path: str, value: Any, source: str) -> None:
         if value is not None:
-            values.pop(path, None)  # re-insert so the order follows the last writer
             values[path] = value
             sources[path] = source
 

@@ -1,0 +1,261 @@
+"""The ``dokaseca`` command.
+
+Environment switches are read here and only here (the library takes them as
+arguments): ``DOKASECA_DISABLE_PLUGIN_AUTOLOAD=1``, ``DOKASECA_PLUGINS=a,b``
+(allow-list; empty means none), ``DOKASECA_TRACE_HOOKS=1``.
+
+Heavy modules (rich, jsonschema) are imported inside the commands that use
+them so ``--help`` and ``render`` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+
+from dokaseca import __version__
+from dokaseca.errors import DokasecaError, FleetError
+
+OUTPUT_CHOICE = click.Choice(["table", "json"])
+
+
+class Context:
+    def __init__(self, blocked: tuple[str, ...], debug: bool) -> None:
+        self.blocked = blocked
+        self.debug = debug
+        self._host: Any = None
+
+    @property
+    def host(self) -> Any:
+        if self._host is None:
+            from dokaseca.plugins import load_plugins
+
+            allow_env = os.environ.get("DOKASECA_PLUGINS")
+            self._host = load_plugins(
+                autoload=os.environ.get("DOKASECA_DISABLE_PLUGIN_AUTOLOAD", "") not in ("1", "true"),
+                allow=None if allow_env is None else [n for n in allow_env.split(",") if n],
+                block=self.blocked,
+                trace=os.environ.get("DOKASECA_TRACE_HOOKS", "") in ("1", "true"),
+            )
+        return self._host
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handle_errors(command: Callable) -> Callable:
+    """Turn the errors a user can act on into a message and exit code 2."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = ctx.find_object(Context).debug if ctx.find_object(Context) else False
+        output = kwargs.get("output")
+        try:
+            return command(*args, **kwargs)
+        except FleetError as exc:
+            if debug:
+                raise
+            if output == "json":
+                click.echo(json.dumps({"ok": False, "problems": [p.to_json() for p in exc.problems]}, indent=2, default=str))
+                sys.exit(exc.exit_code)
+            _fail(f"error: {exc.summary()}", exc.exit_code)
+        except DokasecaError as exc:
+            if debug:
+                raise
+            _fail(f"error: {exc}", exc.exit_code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dokaseca")
+@click.option("--no-plugin", "blocked", multiple=True, metavar="NAME", help="Do not load this installed plugin (repeatable).")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of short error messages.")
+@click.pass_context
+def cli(ctx: click.Context, blocked: tuple[str, ...], debug: bool) -> None:
+    """Turn one fleet file into Cluster API clusters managed by GitOps."""
+    ctx.obj = Context(blocked, debug)
+
+
+def _load(ctx: Context, fleet_path: str) -> Any:
+    from dokaseca.config import load_fleet
+
+    return load_fleet(fleet_path, ctx.host)
+
+
+# -- validate -----------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("fleet_file", type=click.Path(dir_okay=False))
+@click.option("--crds", "crd_dir", type=click.Path(file_okay=False, exists=True), help="Also render and check the manifests against the CRDs in this directory.")
+@click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+@handle_errors
+def validate(ctx: Context, fleet_file: str, crd_dir: Optional[str], output: str) -> None:
+    """Check a fleet file (and optionally the rendered manifests) without writing anything."""
+    fleet = _load(ctx, fleet_file)
+    schema_problems: list[Any] = []
+    if crd_dir:
+        from dokaseca.crds import CRDSchemas
+        from dokaseca.render import render_clusters
+
+        schemas = CRDSchemas.from_directory(crd_dir)
+        for rendered in render_clusters(ctx.host, fleet.clusters):
+            schema_problems += schemas.validate_all(rendered.objects)
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "ok": not schema_problems,
+                    "clusters": [c.name for c in fleet.clusters],
+                    "problems": [{"document": p.document, "path": p.path, "message": p.message} for p in schema_problems],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for problem in schema_problems:
+            click.echo(f"{problem.document} {problem.path}: {problem.message}", err=True)
+        if not schema_problems:
+            checked = " and its manifests against the CRDs" if crd_dir else ""
+            click.echo(f"{fleet_file}{checked}: ok ({len(fleet.clusters)} clusters)")
+    if schema_problems:
+        sys.exit(1)
+
+
+# -- render -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("fleet_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Write one folder per environment and cluster instead of printing.")
+@click.option("--env", "environments", multiple=True, metavar="ENV", help="Only clusters of this environment (repeatable).")
+@click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Only this cluster (repeatable).")
+@click.pass_obj
+@handle_errors
+def render(ctx: Context, fleet_file: str, output_dir: Optional[str], environments: tuple[str, ...], clusters: tuple[str, ...]) -> None:
+    """Render the Cluster API manifests of the fleet (multi-document YAML on stdout)."""
+    from dokaseca.manifests import dump_all
+    from dokaseca.render import namespace_objects, render_clusters
+
+    fleet = _load(ctx, fleet_file)
+    selected = fleet.select(environments, clusters)
+    rendered = render_clusters(ctx.host, selected)  # everything in memory first: nothing half-written
+    if output_dir is None:
+        click.echo(dump_all([*namespace_objects(selected), *(o for r in rendered for o in r.objects)]), nl=False)
+        return
+    files: dict[Path, str] = {}
+    root = Path(output_dir)
+    for namespace in namespace_objects(selected):
+        for r in rendered:
+            if r.cluster.namespace == namespace["metadata"]["name"]:
+                files[root / r.cluster.environment / f"namespace-{namespace['metadata']['name']}.yaml"] = dump_all([namespace])
+    for r in rendered:
+        files[root / r.cluster.environment / r.cluster.name / "cluster.yaml"] = dump_all(r.objects)
+    for path, text in sorted(files.items()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(rendered)} clusters to {root}", err=True)
+
+
+# -- explain ------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("fleet_file", type=click.Path(dir_okay=False))
+@click.argument("cluster")
+@click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+@handle_errors
+def explain(ctx: Context, fleet_file: str, cluster: str, output: str) -> None:
+    """Show every effective setting of CLUSTER and the layer it came from."""
+    from dokaseca.config import make_converter
+
+    fleet = _load(ctx, fleet_file)
+    spec = fleet.select(clusters=(cluster,))[0]
+    converter = make_converter()
+    rows = [
+        {"path": "provider", "value": spec.provider, "source": "cluster"},
+        {"path": "flavor", "value": spec.flavor, "source": "cluster"},
+        {"path": "mode", "value": spec.mode, "source": "cluster"},
+        {"path": "namespace", "value": spec.namespace, "source": "management.namespaces"},
+    ]
+    if spec.region:
+        rows.insert(1, {"path": "region", "value": spec.region, "source": "cluster"})
+    rows += [{"path": s.path, "value": converter.unstructure(s.value), "source": s.source} for s in fleet.provenance[spec.name]]
+    if output == "json":
+        click.echo(json.dumps({"cluster": spec.name, "environment": spec.environment, "settings": rows}, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{spec.name} ({spec.environment})")
+    for column in ("setting", "value", "from"):
+        table.add_column(column)
+    for row in rows:
+        value = row["value"]
+        table.add_row(row["path"], value if isinstance(value, str) else json.dumps(value), row["source"])
+    Console().print(table)
+
+
+# -- plugins ------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include the core's default plugins.")
+@click.option("--hook", metavar="NAME", help="Only plugins implementing this hook.")
+@click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+def plugins(ctx: Context, show_all: bool, hook: Optional[str], output: str) -> None:
+    """List installed plugins, the providers they offer and whether their SDK is installed."""
+    from dokaseca.plugins import sdk_installed
+
+    host = ctx.host
+    rows = []
+    for record in host.records:
+        if record.origin == "default" and not show_all:
+            continue
+        if hook and hook not in record.hooks:
+            continue
+        sdk_modules = sorted({m for name in record.providers for m in host.providers[name].sdk_modules})
+        row = record.to_json()
+        row["sdk_modules"] = sdk_modules
+        row["sdk_installed"] = sdk_installed(sdk_modules) if sdk_modules else None
+        rows.append(row)
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no plugins installed; try `pip install dokaseca-aws`")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for column in ("plugin", "version", "providers", "hooks", "SDK", "status"):
+        table.add_column(column)
+    for row in rows:
+        sdk = {None: "-", True: "installed", False: "missing"}[row["sdk_installed"]]
+        if row["sdk_installed"] is False:
+            sdk += f" (pip install {row['distribution'] or 'dokaseca-' + row['name']})"
+        status = row["status"] + (f": {row['error']}" if row["error"] else "")
+        table.add_row(row["name"], row["version"] or row["origin"], ", ".join(row["providers"]) or "-", ", ".join(row["hooks"]), sdk, status)
+    Console().print(table)
+
+
+def main() -> None:
+    cli(prog_name="dokaseca")
+
+
+if __name__ == "__main__":
+    main()
