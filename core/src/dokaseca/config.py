@@ -25,7 +25,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from dokaseca import layering
 from dokaseca.errors import FleetError, Problem
-from dokaseca.models import ClusterSpec, FleetFile
+from dokaseca.models import ClusterEntry, ClusterSpec, FleetFile
 from dokaseca.plugins import FIRST_PARTY_PROVIDERS, PluginHost, unknown_provider_message
 from dokaseca.validators import InvalidValue, did_you_mean
 
@@ -69,10 +69,47 @@ def make_converter() -> cattrs.Converter:
             raise InvalidValue("must be true or false", value)
         return value
 
+    def sequence_factory(type_: Any) -> Any:
+        # cattrs would accept a mapping or a string as a list of its keys or characters.
+        from cattrs.cols import homogenous_tuple_structure_factory, list_structure_factory
+
+        is_tuple = getattr(type_, "__origin__", type_) is tuple
+        inner = (homogenous_tuple_structure_factory if is_tuple else list_structure_factory)(type_, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, (list, tuple)):
+                raise InvalidValue("must be a list", value, "write it as a YAML sequence ('- item')")
+            return inner(value, type_)
+
+        return structure
+
+    def mapping_factory(type_: Any) -> Any:
+        from cattrs.cols import mapping_structure_factory
+
+        inner = mapping_structure_factory(type_, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, dict):
+                raise InvalidValue("must be a mapping", value, "write it as 'key: value' lines")
+            return inner(value, type_)
+
+        return structure
+
+    from cattrs.cols import is_mapping
+
+    converter.register_structure_hook_factory(
+        lambda t: _is_homogenous_tuple(t) or getattr(t, "__origin__", None) is list, sequence_factory
+    )
+    converter.register_structure_hook_factory(is_mapping, mapping_factory)
     converter.register_structure_hook(str, strict_str)
     converter.register_structure_hook(int, strict_int)
     converter.register_structure_hook(bool, strict_bool)
     return converter
+
+
+def _is_homogenous_tuple(type_: Any) -> bool:
+    args = getattr(type_, "__args__", ())
+    return getattr(type_, "__origin__", None) is tuple and len(args) == 2 and args[1] is Ellipsis
 
 
 @attrs.frozen(kw_only=True)
@@ -141,13 +178,26 @@ class _FleetLoader:
 
     def load(self, raw: dict[str, Any]) -> Fleet:
         provider_blocks = self._extract_provider_blocks(raw)
+        # Clusters are structured one by one so a broken entry does not hide
+        # the problems of the others.
+        raw_clusters = raw.pop("clusters", [])
         fleet_file = self._structure(raw, FleetFile, "")
-        if fleet_file is None or self.problems:
+        entries: list[tuple[int, ClusterEntry]] = []
+        if not isinstance(raw_clusters, list):
+            self.problems.append(Problem(path="clusters", message="must be a list of clusters", value=raw_clusters))
+            raw_clusters = []
+        for index, raw_cluster in enumerate(raw_clusters):
+            entry = self._structure(raw_cluster, ClusterEntry, f"clusters[{index}]")
+            if entry is not None:
+                entries.append((index, entry))
+        if fleet_file is None:
             raise FleetError(sorted(self.problems, key=_problem_order), self.source)
-        self._check_fleet(fleet_file)
+        with attrs.validators.disabled():  # problems found so far are already recorded
+            fleet_file = attrs.evolve(fleet_file, clusters=tuple(entry for _, entry in entries))
+        self._check_fleet(fleet_file, entries)
         clusters: list[ClusterSpec] = []
         provenance: dict[str, tuple[layering.Setting, ...]] = {}
-        for index, entry in enumerate(fleet_file.clusters):
+        for index, entry in entries:
             built = self._cluster(fleet_file, index, entry, provider_blocks)
             if built is not None:
                 clusters.append(built[0])
@@ -208,9 +258,9 @@ class _FleetLoader:
 
     # -- fleet-wide rules --------------------------------------------------
 
-    def _check_fleet(self, fleet_file: FleetFile) -> None:
+    def _check_fleet(self, fleet_file: FleetFile, entries: list[tuple[int, ClusterEntry]]) -> None:
         seen: dict[str, int] = {}
-        for index, entry in enumerate(fleet_file.clusters):
+        for index, entry in entries:
             if entry.name in seen:
                 self.problems.append(
                     Problem(
@@ -240,7 +290,7 @@ class _FleetLoader:
                 self.problems.append(
                     Problem(path="gitops.engine", message="hub-spoke needs Argo CD on the hub", value=gitops.engine, hint="set engine: argocd")
                 )
-        for index, entry in enumerate(fleet_file.clusters):
+        for index, entry in entries:
             self._check_pool_names(f"clusters[{index}]", entry)
         self._check_pool_names("defaults", fleet_file.defaults)
         for env_name, env in fleet_file.environments.items():

@@ -157,6 +157,9 @@ def merge_provider_blocks(layers: Iterable[tuple[str, Any]]) -> tuple[dict[str, 
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; an empty mapping below the top stays a leaf."""
+    if not prefix and not data:
+        return {}
     if isinstance(data, dict) and data:
         out: dict[str, Any] = {}
         for key, value in data.items():

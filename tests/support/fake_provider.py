@@ -1,0 +1,80 @@
+"""A provider that lives only in the tests: small, but shaped like a real one."""
+
+import textwrap
+from typing import Optional
+
+import attrs
+
+from dokaseca import hookimpl
+from dokaseca.manifests import k8s_object
+from dokaseca.models import InfraResult, KubeadmSettings, ProviderInfo, ProviderManifests
+from dokaseca.validators import one_of
+
+API = "infrastructure.example.io/v1alpha1"
+
+
+@attrs.frozen(kw_only=True)
+class FakeConfig:
+    size: str = attrs.field(default="small", validator=one_of("small", "large"))
+    zone: Optional[str] = None
+    image_name: str = "ubuntu"
+
+
+@hookimpl
+def register_providers(register):
+    register(
+        ProviderInfo(
+            name="fake",
+            config_type=FakeConfig,
+            flavors=("kubeadm", "managed"),
+            sdk_modules=("fakesdk",),
+            description="a provider for tests",
+        )
+    )
+
+
+@hookimpl
+def render_provider_manifests(cluster, provider, infra: InfraResult):
+    if provider.name != "fake":
+        return None
+    ns = cluster.namespace
+    kind = "FakeClusterTemplate" if cluster.mode == "clusterclass" else "FakeCluster"
+    spec = {"template": {"spec": {"zone": cluster.provider_config.zone}}} if cluster.mode == "clusterclass" else {"zone": cluster.provider_config.zone}
+    infra_cluster = k8s_object(API, kind, cluster.name, ns, spec=spec)
+    if cluster.flavor == "managed":
+        control_plane = k8s_object("controlplane.example.io/v1alpha1", "FakeManagedControlPlane", f"{cluster.name}-cp", ns, spec={"version": cluster.kubernetes_version})
+        pools = tuple(
+            k8s_object("infrastructure.example.io/v1alpha1", "FakeManagedPool", f"{cluster.name}-{p.name}", ns, spec={"size": p.machine_size or "small"})
+            for p in cluster.workers
+        )
+        return ProviderManifests(infrastructure_cluster=infra_cluster, control_plane=control_plane, machine_pools=pools)
+
+    def template(name, size):
+        return k8s_object(API, "FakeMachineTemplate", name, ns, spec={"template": {"spec": {"size": size, "image": cluster.provider_config.image_name}}})
+
+    return ProviderManifests(
+        infrastructure_cluster=infra_cluster,
+        control_plane_machine_template=template(f"{cluster.name}-control-plane", cluster.control_plane.machine_size or cluster.provider_config.size),
+        worker_machine_templates={p.name: template(f"{cluster.name}-{p.name}", p.machine_size or cluster.provider_config.size) for p in cluster.workers},
+        kubeadm=KubeadmSettings(kubelet_args={"cloud-provider": "external"}, node_name="{{ ds.meta_data.local_hostname }}"),
+    )
+
+
+BASE_FLEET = textwrap.dedent(
+    """
+    apiVersion: dokaseca.io/v1alpha1
+    kind: Fleet
+    metadata:
+      name: test
+    defaults:
+      kubernetesVersion: v1.33.1
+      workers:
+        - name: general
+          replicas: 2
+    clusters:
+      - name: dev-1
+        environment: dev
+        provider: fake
+        region: local
+    """
+)
