@@ -181,7 +181,7 @@ def _is_spec(obj: Any) -> bool:
 def _collect_providers(pm: pluggy.PluginManager, records: list[PluginRecord]) -> dict[str, ProviderInfo]:
     by_name = {r.name: r for r in records}
     providers: dict[str, ProviderInfo] = {}
-    for impl in reversed(pm.hook.register_providers.get_hookimpls()):  # registration order
+    for impl in pm.hook.register_providers.get_hookimpls():  # in registration order
         record = by_name[impl.plugin_name]
         offered: list[ProviderInfo] = []
 

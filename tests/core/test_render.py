@@ -1,0 +1,145 @@
+"""The render pipeline and the core's CAPI objects, checked against the upstream CAPI CRDs."""
+
+import pytest
+import yaml
+
+from dokaseca import hookimpl
+from dokaseca.config import parse_fleet
+from dokaseca.errors import PolicyViolation, ProviderError
+from dokaseca.manifests import dump_all
+from dokaseca.plugins import load_plugins
+from dokaseca.render import apply_rank, render_cluster
+from dokaseca.testing import crd_schemas_for
+
+import fake_provider
+from fake_provider import BASE_FLEET
+
+CAPI_GROUPS = ("cluster.x-k8s.io/", "bootstrap.cluster.x-k8s.io/", "controlplane.cluster.x-k8s.io/")
+
+
+def cluster_from(host, **fields):
+    data = yaml.safe_load(BASE_FLEET)
+    data["clusters"][0].update(fields)
+    return parse_fleet(yaml.safe_dump(data), host).clusters[0]
+
+
+def by_kind(objects):
+    found = {}
+    for obj in objects:
+        found.setdefault(obj["kind"], []).append(obj)
+    return found
+
+
+def assert_capi_objects_valid(objects):
+    schemas = crd_schemas_for(("capi",))
+    core = [o for o in objects if o["apiVersion"].startswith(CAPI_GROUPS)]
+    assert core
+    problems = schemas.validate_all(core)
+    assert not problems, "\n".join(f"{p.document} {p.path}: {p.message}" for p in problems)
+
+
+def test_classic_kubeadm_objects_are_wired_and_valid(host):
+    cluster = cluster_from(
+        host,
+        workers=[{"name": "general", "replicas": 2}, {"name": "batch", "minReplicas": 1, "maxReplicas": 4, "labels": {"b": "1", "a": "2"}, "taints": [{"key": "batch", "effect": "NoExecute"}]}],
+    )
+    objects = render_cluster(host, cluster).objects
+    kinds = by_kind(objects)
+    (capi_cluster,) = kinds["Cluster"]
+    (kcp,) = kinds["KubeadmControlPlane"]
+    assert capi_cluster["spec"]["controlPlaneRef"] == {"apiGroup": "controlplane.cluster.x-k8s.io", "kind": "KubeadmControlPlane", "name": "dev-1-control-plane"}
+    assert capi_cluster["spec"]["infrastructureRef"] == {"apiGroup": "infrastructure.example.io", "kind": "FakeCluster", "name": "dev-1"}
+    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == "dev-1-control-plane"
+    assert kcp["spec"]["kubeadmConfigSpec"]["initConfiguration"]["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "cloud-provider", "value": "external"}]
+    general, batch = kinds["MachineDeployment"]
+    assert general["spec"]["replicas"] == 2
+    assert "replicas" not in batch["spec"]
+    assert batch["metadata"]["annotations"] == {
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": "1",
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "4",
+    }
+    assert batch["spec"]["template"]["spec"]["bootstrap"]["configRef"]["name"] == "dev-1-batch"
+    batch_config = next(o for o in kinds["KubeadmConfigTemplate"] if o["metadata"]["name"] == "dev-1-batch")
+    registration = batch_config["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
+    assert {"name": "node-labels", "value": "a=2,b=1"} in registration["kubeletExtraArgs"]
+    assert registration["taints"] == [{"key": "batch", "effect": "NoExecute"}]
+    assert [o["metadata"]["name"] for o in kinds["MachineHealthCheck"]] == ["dev-1-control-plane-unhealthy", "dev-1-general-unhealthy", "dev-1-batch-unhealthy"]
+    assert objects[-1]["kind"] == "Cluster", "the Cluster is applied last"
+    assert [apply_rank(o) for o in objects] == sorted(apply_rank(o) for o in objects)
+    assert_capi_objects_valid(objects)
+
+
+def test_clusterclass_mode_renders_class_and_topology(host):
+    cluster = cluster_from(host, mode="clusterclass", workers=[{"name": "general", "replicas": 2}, {"name": "auto", "minReplicas": 1, "maxReplicas": 3}])
+    kinds = by_kind(render_cluster(host, cluster).objects)
+    assert "KubeadmControlPlane" not in kinds and "MachineDeployment" not in kinds
+    (cluster_class,) = kinds["ClusterClass"]
+    assert cluster_class["spec"]["infrastructure"]["templateRef"]["kind"] == "FakeClusterTemplate"
+    assert cluster_class["spec"]["controlPlane"]["templateRef"]["kind"] == "KubeadmControlPlaneTemplate"
+    assert [c["class"] for c in cluster_class["spec"]["workers"]["machineDeployments"]] == ["general", "auto"]
+    topology = kinds["Cluster"][0]["spec"]["topology"]
+    assert topology["classRef"] == {"name": "dev-1"} and topology["version"] == "v1.33.1"
+    general, auto = topology["workers"]["machineDeployments"]
+    assert general["replicas"] == 2 and "replicas" not in auto
+    assert auto["metadata"]["annotations"]["cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size"] == "3"
+    assert_capi_objects_valid([o for v in kinds.values() for o in v])
+
+
+def test_managed_flavor_replaces_kubeadm(host):
+    cluster = cluster_from(host, flavor="managed")
+    kinds = by_kind(render_cluster(host, cluster).objects)
+    assert "KubeadmControlPlane" not in kinds and "MachineDeployment" not in kinds
+    assert kinds["Cluster"][0]["spec"]["controlPlaneRef"]["kind"] == "FakeManagedControlPlane"
+    assert [o["metadata"]["name"] for o in kinds["FakeManagedPool"]] == ["dev-1-general"]
+    assert_capi_objects_valid(kinds["Cluster"])
+
+
+def test_health_checks_can_be_turned_off(host):
+    kinds = by_kind(render_cluster(host, cluster_from(host, healthChecks=False)).objects)
+    assert "MachineHealthCheck" not in kinds
+
+
+def test_every_object_carries_the_standard_labels(host):
+    for obj in render_cluster(host, cluster_from(host)).objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "dokaseca"
+        assert labels["cluster.x-k8s.io/cluster-name"] == "dev-1"
+        assert labels["dokaseca.io/environment"] == "dev"
+
+
+def test_render_is_byte_identical_across_runs(host):
+    first = dump_all(render_cluster(host, cluster_from(host)).objects)
+    again = dump_all(render_cluster(load_plugins(autoload=False, extra=[("fake", fake_provider)]), cluster_from(host)).objects)
+    assert first == again
+    assert "&id" not in first and "*id" not in first, "no YAML anchors in output"
+
+
+class OrgPolicy:
+    """A cross-cutting plugin: adds a label everywhere and forbids big control planes."""
+
+    @hookimpl
+    def modify_manifests(self, cluster, manifests):
+        for obj in manifests:
+            obj["metadata"].setdefault("labels", {})["acme.io/cost-center"] = "platform"
+        for obj in manifests:
+            if obj["kind"] == "KubeadmControlPlane" and obj["spec"]["replicas"] > 3:
+                raise PolicyViolation(f"{cluster.name}: at most 3 control-plane nodes are allowed (set controlPlane.replicas)")
+
+
+def test_hook_modify_manifests_adds_labels_and_enforces_policy():
+    host = load_plugins(autoload=False, extra=[("fake", fake_provider), ("policy", OrgPolicy())])
+    for obj in render_cluster(host, cluster_from(host)).objects:
+        assert obj["metadata"]["labels"]["acme.io/cost-center"] == "platform"
+    with pytest.raises(PolicyViolation, match="at most 3"):
+        render_cluster(host, cluster_from(host, controlPlane={"replicas": 5}))
+
+
+def test_hook_render_provider_manifests_nobody_answers():
+    class Registers:
+        @hookimpl
+        def register_providers(self, register):
+            fake_provider.register_providers(register)
+
+    host = load_plugins(autoload=False, extra=[("registers-only", Registers())])
+    with pytest.raises(ProviderError, match="rendered nothing"):
+        render_cluster(host, cluster_from(host))
