@@ -44,7 +44,14 @@ def make_converter() -> cattrs.Converter:
 
     def structure_factory(cls: type) -> Any:
         renames = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls) if camel(a.name) != a.name}
-        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames)
+        inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames)
+
+        def structure(value: Any, type_: Any) -> Any:
+            if not isinstance(value, dict):
+                raise InvalidValue("must be a mapping", value, "write it as 'key: value' lines")
+            return inner(value, type_)
+
+        return structure
 
     def unstructure_factory(cls: type) -> Any:
         renames = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls) if camel(a.name) != a.name}

@@ -1,0 +1,266 @@
+"""CAPM3 objects for one cluster: pure functions of the cluster's settings.
+
+CAPM3 v1.13 serves v1beta1 and v1beta2 and stores v1beta2, so that is what
+we render (the image format field is ``diskFormat`` there, ``format`` in
+v1beta1 templates). IP pools come from the Metal3 IP Address Manager.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Mapping, Optional
+
+from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL
+from dokaseca.errors import ProviderError
+from dokaseca.manifests import dump_all, k8s_object
+from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
+
+from dokaseca_metal3.config import (
+    CONTROL_PLANE_SELECTOR,
+    MACHINE_SIZE_LABEL,
+    ROLE_LABEL,
+    Metal3Config,
+    Metal3IPPool,
+    label_value_problem,
+)
+
+CAPM3_VERSION = "infrastructure.cluster.x-k8s.io/v1beta2"
+IPAM_VERSION = "ipam.metal3.io/v1alpha1"
+API_SERVER_PORT = 6443
+
+# As in CAPM3's cluster templates: no cloud controller manager on bare metal.
+# Instead CAPM3 finds each Node by this label (the BareMetalHost's UID, from
+# the config drive) and sets its providerID itself (cloudProviderEnabled: false).
+UUID_NODE_LABEL = "metal3.io/uuid={{ ds.meta_data.uuid }}"
+NODE_NAME = "{{ ds.meta_data.name }}"  # the BareMetalHost's name (BMO's default metadata)
+
+KUBE_VIP_MANIFEST = "/etc/kubernetes/manifests/kube-vip.yaml"
+KUBE_VIP_HOSTS = "/etc/kube-vip.hosts"
+ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
+SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
+
+
+def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
+    config: Metal3Config = cluster.provider_config
+    _check_host_selectors(cluster, config)
+    endpoint = infra.outputs.get("control_plane_endpoint") or config.control_plane_endpoint
+    cluster_spec = {
+        "controlPlaneEndpoint": {"host": endpoint, "port": API_SERVER_PORT},
+        "cloudProviderEnabled": False,
+    }
+    if cluster.mode == "clusterclass":
+        infra_cluster = k8s_object(
+            CAPM3_VERSION, "Metal3ClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": cluster_spec}}
+        )
+    else:
+        infra_cluster = k8s_object(CAPM3_VERSION, "Metal3Cluster", cluster.name, cluster.namespace, spec=cluster_spec)
+
+    pool = _ip_pool(cluster, config.network.ip_pool) if config.network.mode == "static" else None
+    data_template = _data_template(cluster, config, pool)
+    control_plane = _machine_template(
+        cluster,
+        f"{cluster.name}-control-plane",
+        role="control-plane",
+        size=cluster.control_plane.machine_size or config.machine_size,
+        selector=config.host_selectors.get(CONTROL_PLANE_SELECTOR, {}),
+        data_template=data_template,
+    )
+    workers = {
+        pool_spec.name: _machine_template(
+            cluster,
+            f"{cluster.name}-{pool_spec.name}",
+            role="worker",
+            size=pool_spec.machine_size or config.machine_size,
+            selector=config.host_selectors.get(pool_spec.name, {}),
+            data_template=data_template,
+        )
+        for pool_spec in cluster.workers
+    }
+    extra = (data_template,) if pool is None else (pool, data_template)
+    return ProviderManifests(
+        infrastructure_cluster=infra_cluster,
+        control_plane_machine_template=control_plane,
+        worker_machine_templates=workers,
+        extra=extra,
+        kubeadm=KubeadmSettings(
+            kubelet_args={"node-labels": UUID_NODE_LABEL},
+            node_name=NODE_NAME,
+            control_plane_files=_kube_vip_files(cluster, config, endpoint),
+            pre_kubeadm_commands=_kube_vip_commands(cluster),
+        ),
+    )
+
+
+def _check_host_selectors(cluster: ClusterSpec, config: Metal3Config) -> None:
+    # The config block cannot see the cluster's pools, so a misspelt pool name
+    # is caught here; ignoring it would let the pool take any host.
+    known = {CONTROL_PLANE_SELECTOR, *(pool.name for pool in cluster.workers)}
+    unknown = sorted(set(config.host_selectors) - known)
+    if unknown:
+        raise ProviderError(
+            f"cluster {cluster.name!r}: metal3.hostSelectors has no pool named {', '.join(map(repr, unknown))}; "
+            f"use 'controlPlane' or one of the worker pools: {', '.join(sorted(known - {CONTROL_PLANE_SELECTOR})) or 'none'}"
+        )
+
+
+def host_selector(cluster: ClusterSpec, role: str, size: Optional[str], selector: Mapping[str, str]) -> dict[str, Any]:
+    """Which BareMetalHosts a machine template may take: same environment, same role, the pool's own labels."""
+    labels = {ENVIRONMENT_LABEL: cluster.environment, ROLE_LABEL: role}
+    if size:
+        problem = label_value_problem(size)
+        if problem:
+            raise ProviderError(
+                f"cluster {cluster.name!r}: machineSize {size!r} cannot be used as the label {MACHINE_SIZE_LABEL} of bare-metal hosts; {problem}"
+            )
+        labels[MACHINE_SIZE_LABEL] = size
+    labels.update(sorted(selector.items()))
+    return {"matchLabels": labels}
+
+
+def _machine_template(
+    cluster: ClusterSpec, name: str, *, role: str, size: Optional[str], selector: Mapping[str, str], data_template: Mapping[str, Any]
+) -> dict[str, Any]:
+    config: Metal3Config = cluster.provider_config
+    image: dict[str, Any] = {"url": config.image.url, "checksum": config.image.checksum, "checksumType": config.image.checksum_type}
+    if config.image.format:
+        image["diskFormat"] = config.image.format
+    machine = {
+        # Wipe only the metadata between uses, as CAPM3's templates do: full
+        # disk cleaning can take hours on large disks.
+        "automatedCleaningMode": "metadata",
+        "dataTemplate": {"name": data_template["metadata"]["name"]},
+        "hostSelector": host_selector(cluster, role, size, selector),
+        "image": image,
+    }
+    return k8s_object(
+        CAPM3_VERSION, "Metal3MachineTemplate", name, cluster.namespace, spec={"nodeReuse": False, "template": {"spec": machine}}
+    )
+
+
+# -- node network ---------------------------------------------------------------
+
+
+def _ip_pool(cluster: ClusterSpec, pool: Optional[Metal3IPPool]) -> dict[str, Any]:
+    assert pool is not None  # the config requires ipPool when mode is static
+    name = f"{cluster.name}-nodes"
+    addresses: dict[str, Any] = {"start": pool.start, "end": pool.end, "prefix": pool.prefix, "gateway": pool.gateway}
+    if pool.dns_servers:
+        addresses["dnsServers"] = list(pool.dns_servers)
+    return k8s_object(
+        IPAM_VERSION,
+        "IPPool",
+        name,
+        cluster.namespace,
+        # clusterName ties the pool to the cluster, so it goes when the cluster does.
+        spec={"clusterName": cluster.name, "namePrefix": name, "pools": [addresses]},
+    )
+
+
+def _data_template(cluster: ClusterSpec, config: Metal3Config, pool: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """One Metal3DataTemplate for all the cluster's machines.
+
+    With DHCP it carries no network data, so the image's own DHCP setup is
+    used, as in CAPM3's clusterctl template. With static addressing each
+    machine gets an address, the default route and DNS from the IPPool.
+    """
+    spec: dict[str, Any] = {"clusterName": cluster.name}
+    if pool is not None:
+        settings = config.network.ip_pool
+        assert settings is not None and config.network.interface
+        pool_name = pool["metadata"]["name"]
+        ipv6 = ipaddress.ip_address(settings.start).version == 6
+        network = {
+            "id": f"{config.network.interface}-static",
+            "link": config.network.interface,
+            "ipAddressFromIPPool": pool_name,
+            "routes": [{"network": "::" if ipv6 else "0.0.0.0", "prefix": 0, "gateway": {"fromIPPool": pool_name}}],
+        }
+        network_data: dict[str, Any] = {
+            "links": {
+                "ethernets": [
+                    {"type": "phy", "id": config.network.interface, "macAddress": {"fromHostInterface": config.network.interface}}
+                ]
+            },
+            "networks": {"ipv6" if ipv6 else "ipv4": [network]},
+        }
+        if settings.dns_servers:
+            network_data["services"] = {"dnsFromIPPool": pool_name}
+        spec["networkData"] = network_data
+    return k8s_object(CAPM3_VERSION, "Metal3DataTemplate", f"{cluster.name}-data", cluster.namespace, spec=spec)
+
+
+# -- API server VIP (kube-vip as a static pod) ------------------------------------
+
+
+def _kube_vip_files(cluster: ClusterSpec, config: Metal3Config, endpoint: str) -> tuple[dict[str, Any], ...]:
+    manifest = dump_all([_kube_vip_pod(config, endpoint)]).removeprefix("---\n")
+    return (
+        {"path": KUBE_VIP_MANIFEST, "owner": "root:root", "permissions": "0644", "content": manifest},
+        # kube-vip talks to the API server as https://kubernetes:6443; on a
+        # control-plane node that must be the local API server, not the VIP
+        # kube-vip itself is about to announce.
+        {"path": KUBE_VIP_HOSTS, "owner": "root:root", "permissions": "0644", "content": "127.0.0.1 localhost kubernetes\n"},
+    )
+
+
+def _kube_vip_pod(config: Metal3Config, endpoint: str) -> dict[str, Any]:
+    host_bits = ipaddress.ip_address(endpoint).max_prefixlen
+    env = {
+        "vip_arp": "true",  # layer 2: works on any flat network, no BGP peer needed
+        "port": str(API_SERVER_PORT),
+        "vip_cidr": str(host_bits),
+        "cp_enable": "true",
+        "cp_namespace": "kube-system",
+        # Leader election moves the VIP to another control-plane node when its holder goes.
+        "vip_leaderelection": "true",
+        "vip_leasename": "plndr-cp-lock",
+        "vip_leaseduration": "15",
+        "vip_renewdeadline": "10",
+        "vip_retryperiod": "2",
+        "address": endpoint,
+    }
+    # Service load balancing (svc_enable) is left off: this pod only serves the
+    # API endpoint; Services of type LoadBalancer are an add-on's job.
+    container = {
+        "name": "kube-vip",
+        "image": f"ghcr.io/kube-vip/kube-vip:{config.kube_vip_version}",
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["manager"],
+        "env": [{"name": name, "value": value} for name, value in env.items()],
+        "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+        "volumeMounts": [
+            {"name": "kubeconfig", "mountPath": ADMIN_KUBECONFIG},
+            {"name": "etchosts", "mountPath": "/etc/hosts"},
+        ],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kube-vip", "namespace": "kube-system"},
+        "spec": {
+            "hostNetwork": True,
+            "containers": [container],
+            "volumes": [
+                {"name": "kubeconfig", "hostPath": {"path": ADMIN_KUBECONFIG}},
+                {"name": "etchosts", "hostPath": {"path": KUBE_VIP_HOSTS, "type": "File"}},
+            ],
+        },
+    }
+
+
+def _kube_vip_commands(cluster: ClusterSpec) -> tuple[str, ...]:
+    """On the node that runs ``kubeadm init``, point kube-vip at super-admin.conf.
+
+    Since Kubernetes 1.29 admin.conf gets its rights through a binding that
+    kubeadm creates only once the API server is up, behind the VIP kube-vip
+    has yet to announce (kube-vip/kube-vip#684). CABPK writes
+    /run/kubeadm/kubeadm.yaml only on the init node; joining nodes and workers
+    keep admin.conf or have no kube-vip at all.
+    """
+    major, minor = (int(part) for part in cluster.kubernetes_version.lstrip("v").split(".")[:2])
+    if (major, minor) < (1, 29):
+        return ()
+    return (
+        f"if [ -f /run/kubeadm/kubeadm.yaml ] && [ -f {KUBE_VIP_MANIFEST} ]; then "
+        f"sed -i 's#path: {ADMIN_KUBECONFIG}#path: {SUPER_ADMIN_KUBECONFIG}#' {KUBE_VIP_MANIFEST}; fi",
+    )
