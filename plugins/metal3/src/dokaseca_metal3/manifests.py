@@ -22,6 +22,7 @@ from dokaseca_metal3.config import (
     Metal3Config,
     Metal3IPPool,
     label_value_problem,
+    pool_network,
 )
 
 CAPM3_VERSION = "infrastructure.cluster.x-k8s.io/v1beta2"
@@ -44,6 +45,7 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     config: Metal3Config = cluster.provider_config
     _check_host_selectors(cluster, config)
     endpoint = infra.outputs.get("control_plane_endpoint") or config.control_plane_endpoint
+    _check_no_overlap_with_cluster_network(cluster, config, endpoint)
     cluster_spec = {
         "controlPlaneEndpoint": {"host": endpoint, "port": API_SERVER_PORT},
         "cloudProviderEnabled": False,
@@ -101,6 +103,28 @@ def _check_host_selectors(cluster: ClusterSpec, config: Metal3Config) -> None:
             f"cluster {cluster.name!r}: metal3.hostSelectors has no pool named {', '.join(map(repr, unknown))}; "
             f"use 'controlPlane' or one of the worker pools: {', '.join(sorted(known - {CONTROL_PLANE_SELECTOR})) or 'none'}"
         )
+
+
+def _check_no_overlap_with_cluster_network(cluster: ClusterSpec, config: Metal3Config, endpoint: str) -> None:
+    # Nodes sit on a real L2 network here; a pod or service range that covers
+    # it (the default pod range is 192.168.0.0/16) makes the nodes and the VIP
+    # unreachable from inside the cluster.
+    ranges = [("network.pods", block) for block in cluster.network.pods] + [("network.services", block) for block in cluster.network.services]
+    vip = ipaddress.ip_address(endpoint)
+    pool = config.network.ip_pool if config.network.mode == "static" else None
+    node_subnet = pool_network(pool) if pool is not None else None
+    for where, block in ranges:
+        cidr = ipaddress.ip_network(block)
+        if vip in cidr:
+            raise ProviderError(
+                f"cluster {cluster.name!r}: the control-plane VIP {endpoint} is inside {where} {block}; "
+                f"set {where} in the fleet file to a range the hosts' network does not use"
+            )
+        if node_subnet is not None and node_subnet.version == cidr.version and node_subnet.overlaps(cidr):
+            raise ProviderError(
+                f"cluster {cluster.name!r}: the nodes' subnet {node_subnet} (metal3.network.ipPool) overlaps {where} {block}; "
+                f"set {where} in the fleet file to a range the hosts' network does not use"
+            )
 
 
 def host_selector(cluster: ClusterSpec, role: str, size: Optional[str], selector: Mapping[str, str]) -> dict[str, Any]:
