@@ -115,14 +115,15 @@ def _check_no_overlap_with_cluster_network(cluster: ClusterSpec, config: Metal3C
     node_subnet = pool_network(pool) if pool is not None else None
     for where, block in ranges:
         cidr = ipaddress.ip_network(block)
-        if vip in cidr:
-            raise ProviderError(
-                f"cluster {cluster.name!r}: the control-plane VIP {endpoint} is inside {where} {block}; "
-                f"set {where} in the fleet file to a range the hosts' network does not use"
-            )
         if node_subnet is not None and node_subnet.version == cidr.version and node_subnet.overlaps(cidr):
             raise ProviderError(
                 f"cluster {cluster.name!r}: the nodes' subnet {node_subnet} (metal3.network.ipPool) overlaps {where} {block}; "
+                f"set {where} in the fleet file to a range the hosts' network does not use"
+            )
+    for where, block in ranges:
+        if vip in ipaddress.ip_network(block):
+            raise ProviderError(
+                f"cluster {cluster.name!r}: the control-plane VIP {endpoint} is inside {where} {block}; "
                 f"set {where} in the fleet file to a range the hosts' network does not use"
             )
 

@@ -1,0 +1,571 @@
+"""Rendering of Metal3 clusters: content, CRD validity, config errors, and
+agreement with CAPM3's own cluster templates."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import yaml
+
+import dokaseca_metal3.plugin
+from dokaseca.config import parse_fleet
+from dokaseca.crds import CRDSchemas
+from dokaseca.errors import FleetError, ProviderError
+from dokaseca.models import InfraResult
+from dokaseca.plugins import PluginHost, load_plugins
+from dokaseca.render import render_cluster
+
+VIP = "172.16.10.5"
+IMAGE_SHA256 = "a" * 64
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests ops@example.com"
+
+BASE_CONFIG: dict[str, Any] = {
+    "controlPlaneEndpoint": VIP,
+    "image": {"url": "https://images.example.com/ubuntu-2404.qcow2", "checksum": IMAGE_SHA256, "format": "qcow2"},
+}
+STATIC_NETWORK: dict[str, Any] = {
+    "mode": "static",
+    "interface": "enp1s0",
+    "ipPool": {"start": "172.16.10.100", "end": "172.16.10.200", "prefix": 24, "gateway": "172.16.10.1", "dnsServers": ["172.16.10.2"]},
+}
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared() -> Path:
+    path = Path(__file__).resolve().parents[3].parent / "shared"
+    if not (path / "crds").is_dir():
+        reason = f"reference data not found at {path} (needs crds/ and reference/)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; under CI a missing reference is a failure")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def schemas(shared: Path) -> CRDSchemas:
+    return CRDSchemas.from_directory(shared / "crds")
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    return load_plugins(autoload=False, extra=[("metal3", dokaseca_metal3.plugin)])
+
+
+def fleet_text(config: Optional[dict[str, Any]] = None, *, mode: str = "classic", workers: Optional[list] = None, **cluster: Any) -> str:
+    entry: dict[str, Any] = {
+        "name": "edge-1",
+        "environment": "prod",
+        "provider": "metal3",
+        "mode": mode,
+        "workers": workers if workers is not None else [{"name": "general", "replicas": 2}],
+        "metal3": BASE_CONFIG if config is None else config,
+        **cluster,
+    }
+    fleet = {
+        "apiVersion": "dokaseca.io/v1alpha1",
+        "kind": "Fleet",
+        "metadata": {"name": "acme"},
+        "defaults": {"kubernetesVersion": "v1.33.1"},
+        "clusters": [entry],
+    }
+    return yaml.safe_dump(fleet, sort_keys=False)
+
+
+def with_config(**changes: Any) -> dict[str, Any]:
+    config = copy.deepcopy(BASE_CONFIG)
+    config.update(changes)
+    return config
+
+
+def render(host: PluginHost, config: Optional[dict[str, Any]] = None, infra: Optional[InfraResult] = None, **kwargs: Any) -> list[dict]:
+    cluster = parse_fleet(fleet_text(config, **kwargs), host).clusters[0]
+    return list(render_cluster(host, cluster, infra).objects)
+
+
+def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
+    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(fleet_text(config), host)
+    return {p.path: str(p) for p in caught.value.problems}
+
+
+def kubelet_arg(registration: dict, name: str) -> Optional[str]:
+    return next((arg["value"] for arg in registration.get("kubeletExtraArgs", []) if arg["name"] == name), None)
+
+
+def kube_vip_pod(kubeadm_config_spec: dict) -> dict:
+    manifest = next(f for f in kubeadm_config_spec["files"] if f["path"] == "/etc/kubernetes/manifests/kube-vip.yaml")
+    return yaml.safe_load(manifest["content"])
+
+
+# -- classic and ClusterClass -------------------------------------------------------
+
+
+def test_classic_cluster_renders_valid_metal3_objects(host: PluginHost, schemas: CRDSchemas) -> None:
+    objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "storage", "replicas": 3}])
+
+    assert schemas.validate_all(objects) == []
+    metal3_cluster = one(objects, "Metal3Cluster", "edge-1")
+    assert metal3_cluster["apiVersion"] == "infrastructure.cluster.x-k8s.io/v1beta2"
+    assert metal3_cluster["metadata"]["namespace"] == "prod"
+    assert metal3_cluster["spec"] == {"controlPlaneEndpoint": {"host": VIP, "port": 6443}, "cloudProviderEnabled": False}
+    assert one(objects, "Cluster")["spec"]["infrastructureRef"] == {
+        "apiGroup": "infrastructure.cluster.x-k8s.io",
+        "kind": "Metal3Cluster",
+        "name": "edge-1",
+    }
+
+    data_template = one(objects, "Metal3DataTemplate", "edge-1-data")
+    templates = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Metal3MachineTemplate"}
+    assert sorted(templates) == ["edge-1-control-plane", "edge-1-general", "edge-1-storage"]
+    for template in templates.values():
+        assert template["spec"]["nodeReuse"] is False
+        machine = template["spec"]["template"]["spec"]
+        assert machine["dataTemplate"] == {"name": data_template["metadata"]["name"]}
+        assert machine["automatedCleaningMode"] == "metadata"
+        assert machine["image"] == {
+            "url": "https://images.example.com/ubuntu-2404.qcow2",
+            "checksum": IMAGE_SHA256,
+            "checksumType": "sha256",
+            "diskFormat": "qcow2",
+        }
+    kcp = one(objects, "KubeadmControlPlane")
+    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == "edge-1-control-plane"
+    deployment = one(objects, "MachineDeployment", "edge-1-storage")
+    assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == "edge-1-storage"
+
+
+def test_clusterclass_mode_renders_a_cluster_template_with_the_same_spec(host: PluginHost, schemas: CRDSchemas) -> None:
+    classic = render(host)
+    objects = render(host, mode="clusterclass")
+
+    assert schemas.validate_all(objects) == []
+    assert not [o for o in objects if o["kind"] == "Metal3Cluster"]
+    template = one(objects, "Metal3ClusterTemplate", "edge-1")
+    assert template["spec"]["template"]["spec"] == one(classic, "Metal3Cluster")["spec"]
+    cluster_class = one(objects, "ClusterClass")
+    assert cluster_class["spec"]["infrastructure"]["templateRef"] == {
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2",
+        "kind": "Metal3ClusterTemplate",
+        "name": "edge-1",
+    }
+    assert cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"] == "edge-1-control-plane"
+    assert one(objects, "Metal3DataTemplate")["spec"]["clusterName"] == "edge-1"
+    kcp_template = one(objects, "KubeadmControlPlaneTemplate")
+    assert kube_vip_pod(kcp_template["spec"]["template"]["spec"]["kubeadmConfigSpec"])["kind"] == "Pod"
+
+
+# -- host selection -----------------------------------------------------------------
+
+
+def test_host_selector_combines_environment_role_size_and_pool_labels(host: PluginHost) -> None:
+    config = with_config(machineSize="r650", hostSelectors={"controlPlane": {"rack": "r1"}, "gpu": {"example.com/gpu": "a100"}})
+    objects = render(
+        host,
+        config,
+        workers=[{"name": "general", "replicas": 2}, {"name": "gpu", "replicas": 1, "machineSize": "xe9680"}],
+        controlPlane={"machineSize": "r450"},
+    )
+
+    def selector(name: str) -> dict:
+        return one(objects, "Metal3MachineTemplate", name)["spec"]["template"]["spec"]["hostSelector"]
+
+    assert selector("edge-1-control-plane") == {
+        "matchLabels": {"dokaseca.io/environment": "prod", "dokaseca.io/role": "control-plane", "dokaseca.io/machine-size": "r450", "rack": "r1"}
+    }
+    assert selector("edge-1-gpu") == {
+        "matchLabels": {
+            "dokaseca.io/environment": "prod",
+            "dokaseca.io/role": "worker",
+            "dokaseca.io/machine-size": "xe9680",
+            "example.com/gpu": "a100",
+        }
+    }
+    assert selector("edge-1-general")["matchLabels"]["dokaseca.io/machine-size"] == "r650"
+
+
+def test_host_selector_without_sizes_has_only_environment_and_role(host: PluginHost) -> None:
+    objects = render(host)
+    spec = one(objects, "Metal3MachineTemplate", "edge-1-general")["spec"]["template"]["spec"]
+    assert spec["hostSelector"] == {"matchLabels": {"dokaseca.io/environment": "prod", "dokaseca.io/role": "worker"}}
+
+
+def test_host_selector_for_a_pool_the_cluster_does_not_have_is_an_error(host: PluginHost) -> None:
+    with pytest.raises(ProviderError, match=r"no pool named 'genral'.*general"):
+        render(host, with_config(hostSelectors={"genral": {"disk": "ssd"}}))
+
+
+def test_machine_size_that_is_not_a_label_value_is_an_error(host: PluginHost) -> None:
+    with pytest.raises(ProviderError, match="dokaseca.io/machine-size"):
+        render(host, workers=[{"name": "general", "replicas": 1, "machineSize": "2 x Xeon"}])
+
+
+# -- node network -------------------------------------------------------------------
+
+
+def test_dhcp_is_the_default_and_renders_no_pool_or_network_data(host: PluginHost) -> None:
+    objects = render(host)
+    assert not [o for o in objects if o["kind"] == "IPPool"]
+    assert one(objects, "Metal3DataTemplate")["spec"] == {"clusterName": "edge-1"}
+
+
+def test_static_addressing_renders_an_ip_pool_used_by_the_network_data(host: PluginHost, schemas: CRDSchemas) -> None:
+    objects = render(host, with_config(network=STATIC_NETWORK))
+
+    assert schemas.validate_all(objects) == []
+    pool = one(objects, "IPPool", "edge-1-nodes")
+    assert pool["apiVersion"] == "ipam.metal3.io/v1alpha1"
+    assert pool["metadata"]["namespace"] == "prod"
+    assert pool["spec"] == {
+        "clusterName": "edge-1",
+        "namePrefix": "edge-1-nodes",
+        "pools": [{"start": "172.16.10.100", "end": "172.16.10.200", "prefix": 24, "gateway": "172.16.10.1", "dnsServers": ["172.16.10.2"]}],
+    }
+    network_data = one(objects, "Metal3DataTemplate")["spec"]["networkData"]
+    assert network_data["links"]["ethernets"] == [{"type": "phy", "id": "enp1s0", "macAddress": {"fromHostInterface": "enp1s0"}}]
+    (network,) = network_data["networks"]["ipv4"]
+    assert network["link"] == "enp1s0"
+    assert network["ipAddressFromIPPool"] == "edge-1-nodes"
+    assert network["routes"] == [{"network": "0.0.0.0", "prefix": 0, "gateway": {"fromIPPool": "edge-1-nodes"}}]
+    assert network_data["services"] == {"dnsFromIPPool": "edge-1-nodes"}
+
+
+def test_static_ipv6_addressing_uses_ipv6_networks_and_a_128_bit_vip(host: PluginHost, schemas: CRDSchemas) -> None:
+    network = {
+        "mode": "static",
+        "interface": "eno1",
+        "ipPool": {"start": "fd00:10::100", "end": "fd00:10::1ff", "prefix": 64, "gateway": "fd00:10::1"},
+    }
+    objects = render(host, with_config(controlPlaneEndpoint="fd00:10::5", network=network))
+
+    assert schemas.validate_all(objects) == []
+    network_data = one(objects, "Metal3DataTemplate")["spec"]["networkData"]
+    assert "ipv4" not in network_data["networks"]
+    assert network_data["networks"]["ipv6"][0]["routes"][0]["network"] == "::"
+    assert "services" not in network_data  # no dnsServers given
+    env = {e["name"]: e["value"] for e in kube_vip_pod(one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"])["spec"]["containers"][0]["env"]}
+    assert env["vip_cidr"] == "128"
+    assert env["address"] == "fd00:10::5"
+
+
+def test_nodes_subnet_overlapping_the_pod_range_is_an_error(host: PluginHost) -> None:
+    # The built-in pod range is 192.168.0.0/16, a common bare-metal LAN.
+    network = {**STATIC_NETWORK, "ipPool": {"start": "192.168.1.100", "end": "192.168.1.200", "prefix": 24, "gateway": "192.168.1.1"}}
+    with pytest.raises(ProviderError, match=r"192\.168\.1\.0/24.*overlaps network\.pods 192\.168\.0\.0/16"):
+        render(host, with_config(controlPlaneEndpoint="192.168.1.5", network=network))
+
+
+def test_vip_inside_the_service_range_is_an_error(host: PluginHost) -> None:
+    with pytest.raises(ProviderError, match=r"VIP 10\.96\.0\.50 is inside network\.services"):
+        render(host, with_config(controlPlaneEndpoint="10.96.0.50"))
+
+
+# -- kubeadm: node identity, kube-vip, users ------------------------------------------
+
+
+def test_nodes_are_named_and_labelled_from_metal3_metadata(host: PluginHost) -> None:
+    objects = render(host, workers=[{"name": "general", "replicas": 2, "labels": {"tier": "general", "disk": "ssd"}}])
+    kcp_spec = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+    worker_spec = one(objects, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
+    registrations = [
+        kcp_spec["initConfiguration"]["nodeRegistration"],
+        kcp_spec["joinConfiguration"]["nodeRegistration"],
+        worker_spec["joinConfiguration"]["nodeRegistration"],
+    ]
+    for registration in registrations:
+        assert registration["name"] == "{{ ds.meta_data.name }}"
+        assert "metal3.io/uuid={{ ds.meta_data.uuid }}" in kubelet_arg(registration, "node-labels").split(",")
+        # No cloud controller manager on bare metal: CAPM3 sets the providerID itself.
+        assert kubelet_arg(registration, "cloud-provider") is None
+    # The pool's own labels are kept next to the label CAPM3 needs.
+    assert set(kubelet_arg(registrations[2], "node-labels").split(",")) == {
+        "metal3.io/uuid={{ ds.meta_data.uuid }}",
+        "disk=ssd",
+        "tier=general",
+    }
+
+
+def test_kube_vip_static_pod_serves_the_vip_on_control_plane_nodes_only(host: PluginHost) -> None:
+    objects = render(host, with_config(kubeVipVersion="v0.9.2"))
+    kcp_spec = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+
+    pod = kube_vip_pod(kcp_spec)
+    assert pod["metadata"] == {"name": "kube-vip", "namespace": "kube-system"}
+    assert pod["spec"]["hostNetwork"] is True
+    (container,) = pod["spec"]["containers"]
+    assert container["image"] == "ghcr.io/kube-vip/kube-vip:v0.9.2"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["address"] == VIP
+    assert env["port"] == "6443"
+    assert env["vip_arp"] == "true" and env["cp_enable"] == "true" and env["vip_leaderelection"] == "true"
+    assert env["vip_cidr"] == "32"
+    assert {"NET_ADMIN", "NET_RAW"} <= set(container["securityContext"]["capabilities"]["add"])
+    volumes = {v["name"]: v["hostPath"]["path"] for v in pod["spec"]["volumes"]}
+    assert volumes == {"kubeconfig": "/etc/kubernetes/admin.conf", "etchosts": "/etc/kube-vip.hosts"}
+    hosts = next(f for f in kcp_spec["files"] if f["path"] == "/etc/kube-vip.hosts")
+    assert hosts["content"].split() == ["127.0.0.1", "localhost", "kubernetes"]
+
+    worker_spec = one(objects, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
+    assert "files" not in worker_spec
+
+
+def test_kube_vip_uses_super_admin_conf_during_kubeadm_init_from_1_29(host: PluginHost) -> None:
+    objects = render(host)
+    (command,) = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]["preKubeadmCommands"]
+    assert "/run/kubeadm/kubeadm.yaml" in command
+    assert "path: /etc/kubernetes/super-admin.conf" in command
+    # The sed pattern must match the hostPath line we write, and only that line.
+    manifest = next(
+        f["content"] for f in one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]["files"] if f["path"].endswith("kube-vip.yaml")
+    )
+    assert len(re.findall(r"(?m)^\s*path: /etc/kubernetes/admin\.conf$", manifest)) == 1
+
+    old = parse_fleet(fleet_text().replace("v1.33.1", "v1.28.9"), host).clusters[0]
+    kcp = next(o for o in render_cluster(host, old).objects if o["kind"] == "KubeadmControlPlane")
+    assert "preKubeadmCommands" not in kcp["spec"]["kubeadmConfigSpec"]
+
+
+@pytest.mark.parametrize("mode", ["classic", "clusterclass"])
+def test_ssh_authorized_keys_become_a_sudo_user_on_every_node(host: PluginHost, mode: str) -> None:
+    objects = render(host, with_config(sshAuthorizedKeys=[SSH_KEY]), mode=mode)
+    kcp = one(objects, "KubeadmControlPlaneTemplate" if mode == "clusterclass" else "KubeadmControlPlane")
+    kcp_spec = kcp["spec"]["template"]["spec"]["kubeadmConfigSpec"] if mode == "clusterclass" else kcp["spec"]["kubeadmConfigSpec"]
+    worker_spec = one(objects, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
+    for spec in (kcp_spec, worker_spec):
+        assert spec["users"] == [{"name": "metal3", "sshAuthorizedKeys": [SSH_KEY], "sudo": "ALL=(ALL) NOPASSWD:ALL"}]
+
+
+def test_no_users_without_ssh_keys(host: PluginHost) -> None:
+    objects = render(host)
+    assert "users" not in one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+
+
+def test_infra_outputs_take_precedence_over_the_config(host: PluginHost) -> None:
+    objects = render(host, infra=InfraResult(outputs={"control_plane_endpoint": "172.16.10.9"}))
+    assert one(objects, "Metal3Cluster")["spec"]["controlPlaneEndpoint"]["host"] == "172.16.10.9"
+    env = kube_vip_pod(one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"])["spec"]["containers"][0]["env"]
+    assert {"name": "address", "value": "172.16.10.9"} in env
+
+
+def test_other_providers_clusters_are_left_alone() -> None:
+    objects = [{"kind": "KubeadmConfigTemplate", "spec": {"template": {"spec": {"joinConfiguration": {"nodeRegistration": {}}}}}}]
+    before = copy.deepcopy(objects)
+
+    class Foreign:
+        provider = "aws"
+
+    dokaseca_metal3.plugin.modify_manifests(cluster=Foreign(), manifests=objects)
+    assert objects == before
+
+
+# -- config validation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "fragment"),
+    [
+        (with_config(controlPlaneEndpoint="api.example.com"), "controlPlaneEndpoint", "is not an IP address"),
+        (with_config(image={**BASE_CONFIG["image"], "checksumType": "sha1"}), "image.checksumType", "is not a valid choice"),
+        (with_config(image={**BASE_CONFIG["image"], "checksum": "b" * 128}), "image.checksum", "set checksumType: sha512"),
+        (with_config(image={**BASE_CONFIG["image"], "checksum": "not-hex"}), "image.checksum", "neither a hex digest nor an http(s) URL"),
+        (with_config(image={**BASE_CONFIG["image"], "url": "ftp://images/x.img"}), "image.url", "is not an http(s) URL"),
+        (with_config(image={**BASE_CONFIG["image"], "format": "iso"}), "image.format", "expected one of: 'live-iso'"),
+        (with_config(image={"url": "https://images.example.com/x.img"}), "image.checksum", "required key is missing"),
+        ({"image": BASE_CONFIG["image"]}, "controlPlaneEndpoint", "required key is missing"),
+        (with_config(network={"mode": "static", "interface": "enp1s0"}), "network.ipPool", "is required when mode is 'static'"),
+        (with_config(network={**STATIC_NETWORK, "interface": None}), "network.interface", "is required when mode is 'static'"),
+        (with_config(network={"ipPool": STATIC_NETWORK["ipPool"]}), "network.ipPool", "set mode: static"),
+        (with_config(network={**STATIC_NETWORK, "mode": "dchp"}), "network.mode", "did you mean 'dhcp'?"),
+        (
+            with_config(controlPlaneEndpoint="172.16.10.150", network=STATIC_NETWORK),
+            "controlPlaneEndpoint",
+            "inside network.ipPool's start-end range",
+        ),
+        (with_config(controlPlaneEndpoint="172.16.99.5", network=STATIC_NETWORK), "controlPlaneEndpoint", "outside the nodes' subnet 172.16.10.0/24"),
+        (
+            with_config(network={**STATIC_NETWORK, "ipPool": {**STATIC_NETWORK["ipPool"], "gateway": "172.16.11.1"}}),
+            "network.ipPool.gateway",
+            "outside the nodes' subnet",
+        ),
+        (
+            with_config(network={**STATIC_NETWORK, "ipPool": {**STATIC_NETWORK["ipPool"], "end": "172.16.10.50"}}),
+            "network.ipPool.end",
+            "comes before start",
+        ),
+        (
+            with_config(network={**STATIC_NETWORK, "ipPool": {**STATIC_NETWORK["ipPool"], "prefix": 33}}),
+            "network.ipPool.prefix",
+            "must be between 1 and 32",
+        ),
+        (with_config(kubeVipVersion="latest"), "kubeVipVersion", "is not a kube-vip release tag"),
+        (with_config(hostSelectors={"general": {"dokaseca.io/role": "storage"}}), "hostSelectors", "is set by DoKa Seca"),
+        (with_config(hostSelectors={"general": {"disk": "fast ssd"}}), "hostSelectors", "is not a label value"),
+        (with_config(hostSelectors={"Workers": {"disk": "ssd"}}), "hostSelectors", "neither 'controlPlane' nor a worker pool name"),
+        (with_config(sshAuthorizedKeys=["AAAAC3Nza-no-type"]), "sshAuthorizedKeys", "is not an OpenSSH public key"),
+    ],
+)
+def test_invalid_values_are_reported_at_their_path(host: PluginHost, config: dict, path: str, fragment: str) -> None:
+    problems = problems_of(host, config)
+    full_path = f"clusters[0].metal3.{path}"
+    assert full_path in problems, problems
+    assert fragment in problems[full_path]
+
+
+def test_a_private_key_is_rejected_without_being_echoed(host: PluginHost) -> None:
+    private = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
+    problems = problems_of(host, with_config(sshAuthorizedKeys=[private]))
+    message = problems["clusters[0].metal3.sshAuthorizedKeys"]
+    assert "is a private key" in message
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in message
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "suggestion"),
+    [
+        ({**BASE_CONFIG, "controlPlaneEndpont": VIP}, "clusters[0].metal3", "did you mean 'controlPlaneEndpoint'?"),
+        (with_config(image={**BASE_CONFIG["image"], "checksumtype": "sha256"}), "clusters[0].metal3.image", "did you mean 'checksumType'?"),
+        (with_config(network={**STATIC_NETWORK, "ippool": {}}), "clusters[0].metal3.network", "did you mean 'ipPool'?"),
+    ],
+)
+def test_unknown_keys_get_a_did_you_mean(host: PluginHost, config: dict, path: str, suggestion: str) -> None:
+    problems = problems_of(host, config)
+    assert path in problems, problems
+    assert "unknown key" in problems[path] and suggestion in problems[path]
+
+
+def test_a_minimal_block_is_enough(host: PluginHost) -> None:
+    cluster = parse_fleet(fleet_text(BASE_CONFIG), host).clusters[0]
+    config = cluster.provider_config
+    assert config.network.mode == "dhcp"
+    assert config.kube_vip_version.startswith("v")
+    assert config.image.checksum_type == "sha256"
+    assert cluster.region is None  # bare metal has no regions
+
+
+# -- agreement with CAPM3's templates -----------------------------------------------------
+
+_TEMPLATE_VALUES = {
+    "CLUSTER_NAME": "edge-1",
+    "NAMESPACE": "prod",
+    "KUBERNETES_VERSION": "v1.33.1",
+    "CLUSTER_APIENDPOINT_HOST": VIP,
+    "CLUSTER_APIENDPOINT_PORT": "6443",
+    "CONTROL_PLANE_MACHINE_COUNT": "3",
+    "WORKER_MACHINE_COUNT": "2",
+    "IMAGE_URL": "https://images.example.com/ubuntu-2404.qcow2",
+    "IMAGE_CHECKSUM": IMAGE_SHA256,
+    "IMAGE_CHECKSUM_TYPE": "sha256",
+    "IMAGE_FORMAT": "qcow2",
+}
+_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[=-]([^}]*))?\}")
+
+
+def load_reference(shared: Path, name: str) -> list[dict]:
+    path = shared / "reference" / "templates" / "capm3" / name
+    if not path.is_file():
+        pytest.fail(f"CAPM3 reference template missing: {path}")
+
+    def substitute(match: re.Match) -> str:
+        variable, default = match.group(1), match.group(2)
+        if variable in _TEMPLATE_VALUES:
+            return _TEMPLATE_VALUES[variable]
+        if variable.endswith("_EXTRA_CONFIG"):
+            return ""
+        return default if default is not None else "placeholder"
+
+    text = _VARIABLE.sub(substitute, path.read_text(encoding="utf-8"))
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def test_classic_rendering_matches_capm3_clusterctl_template(host: PluginHost, shared: Path) -> None:
+    reference = load_reference(shared, "clusterctl-cluster.yaml")
+    ours = render(host)
+    metal3_group = "infrastructure.cluster.x-k8s.io/"
+
+    def provider_kinds(objects: list[dict]) -> set[str]:
+        return {o["kind"] for o in objects if o["apiVersion"].startswith(metal3_group)}
+
+    assert provider_kinds(ours) == provider_kinds(reference)
+
+    # Metal3Cluster: same keys, same endpoint and cloud-provider setting.
+    (ref_cluster,), (our_cluster,) = by_kind(reference, "Metal3Cluster"), by_kind(ours, "Metal3Cluster")
+    assert our_cluster["spec"].keys() == ref_cluster["spec"].keys()
+    assert our_cluster["spec"]["controlPlaneEndpoint"] == {"host": VIP, "port": int(ref_cluster["spec"]["controlPlaneEndpoint"]["port"])}
+    assert our_cluster["spec"]["cloudProviderEnabled"] == ref_cluster["spec"]["cloudProviderEnabled"]
+
+    # Machine templates: same settings; v1beta1's image.format is v1beta2's image.diskFormat.
+    ref_machine = by_kind(reference, "Metal3MachineTemplate")[0]
+    ref_machine_spec = ref_machine["spec"]["template"]["spec"]
+    data_templates = {o["metadata"]["name"] for o in by_kind(ours, "Metal3DataTemplate")}
+    for ours_template in by_kind(ours, "Metal3MachineTemplate"):
+        assert ours_template["spec"]["nodeReuse"] == ref_machine["spec"]["nodeReuse"]
+        machine = ours_template["spec"]["template"]["spec"]
+        assert machine["automatedCleaningMode"] == ref_machine_spec["automatedCleaningMode"]
+        assert machine["dataTemplate"]["name"] in data_templates
+        renamed = {"diskFormat" if k == "format" else k: v for k, v in ref_machine_spec["image"].items()}
+        assert machine["image"] == renamed
+        assert set(machine) - {"hostSelector"} == set(ref_machine_spec)  # hostSelector: our inventory labels
+
+    for ref_data, ours_data in zip(by_kind(reference, "Metal3DataTemplate"), by_kind(ours, "Metal3DataTemplate")):
+        assert ours_data["spec"] == ref_data["spec"]  # DHCP: only clusterName, as the template
+
+    # Node identity: same node name and node label, on init and join, control plane and workers.
+    ref_kcp_spec = by_kind(reference, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    our_kcp_spec = by_kind(ours, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    ref_worker = by_kind(reference, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
+    our_worker = by_kind(ours, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
+    pairs = [
+        (ref_kcp_spec["initConfiguration"]["nodeRegistration"], our_kcp_spec["initConfiguration"]["nodeRegistration"]),
+        (ref_kcp_spec["joinConfiguration"]["nodeRegistration"], our_kcp_spec["joinConfiguration"]["nodeRegistration"]),
+        (ref_worker, our_worker),
+    ]
+    for ref_registration, our_registration in pairs:
+        assert our_registration["name"] == ref_registration["name"]
+        assert kubelet_arg(our_registration, "node-labels") == kubelet_arg(ref_registration, "node-labels")
+
+
+def test_static_addressing_matches_capm3_ip_pool_example(host: PluginHost, shared: Path) -> None:
+    reference = load_reference(shared, "cluster.yaml")
+    ours = render(host, with_config(network=STATIC_NETWORK))
+
+    # The example's pool1: a start/end range with prefix and gateway, and a namePrefix.
+    ref_pool = next(p for p in by_kind(reference, "IPPool") if "start" in p["spec"]["pools"][0])
+    (our_pool,) = by_kind(ours, "IPPool")
+    assert our_pool["apiVersion"] == ref_pool["apiVersion"]
+    assert our_pool["spec"].keys() == ref_pool["spec"].keys()
+    assert set(ref_pool["spec"]["pools"][0]) <= set(our_pool["spec"]["pools"][0])
+    assert our_pool["spec"]["clusterName"] == "edge-1"
+
+    # Its static network: address and default gateway from the pool, MAC from introspection.
+    ref_network_data = by_kind(reference, "Metal3DataTemplate")[0]["spec"]["networkData"]
+    our_network_data = by_kind(ours, "Metal3DataTemplate")[0]["spec"]["networkData"]
+    ref_static = ref_network_data["networks"]["ipv4"][0]
+    our_static = our_network_data["networks"]["ipv4"][0]
+    assert set(our_static) == set(ref_static)
+    assert our_static["ipAddressFromIPPool"] == our_pool["metadata"]["name"]
+    ref_route, our_route = ref_static["routes"][0], our_static["routes"][0]
+    assert (our_route["network"], our_route["prefix"]) == (ref_route["network"], ref_route["prefix"])
+    assert our_route["gateway"].keys() == ref_route["gateway"].keys() == {"fromIPPool"}
+    ref_link = next(link for link in ref_network_data["links"]["ethernets"] if link["id"] == ref_static["link"])
+    our_link = next(link for link in our_network_data["links"]["ethernets"] if link["id"] == our_static["link"])
+    assert our_link["type"] == ref_link["type"]
+    assert our_link["macAddress"].keys() == ref_link["macAddress"].keys()
+    assert ipaddress.ip_address(our_pool["spec"]["pools"][0]["gateway"]) in ipaddress.ip_network("172.16.10.0/24")
