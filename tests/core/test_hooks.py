@@ -1,7 +1,6 @@
 """One test per hook: how the core calls it and how results combine (datasette's rule:
 every hook in hookspecs.py has a test_hook_<name> somewhere in tests/)."""
 
-import pytest
 
 from dokaseca import hookimpl
 from dokaseca.gitops import cluster_metadata

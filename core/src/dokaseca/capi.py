@@ -103,9 +103,13 @@ def _network(cluster: ClusterSpec) -> dict[str, Any]:
     }
 
 
-def _node_registration(settings: KubeadmSettings, extra_kubelet_args: dict[str, str] | None = None, taints: Any = ()) -> dict[str, Any]:
+def _node_registration(settings: KubeadmSettings, node_labels: dict[str, str] | None = None, taints: Any = ()) -> dict[str, Any]:
     registration: dict[str, Any] = {}
-    kubelet = {**settings.kubelet_args, **(extra_kubelet_args or {})}
+    kubelet = dict(settings.kubelet_args)
+    if node_labels:
+        pool_labels = ",".join(f"{k}={v}" for k, v in sorted(node_labels.items()))
+        # The provider's labels (Metal3's host uuid) must survive the pool's.
+        kubelet["node-labels"] = ",".join(filter(None, (kubelet.get("node-labels"), pool_labels)))
     if kubelet:
         registration["kubeletExtraArgs"] = args_list(kubelet)
     if settings.node_name:
@@ -129,16 +133,22 @@ def _control_plane_kubeadm(settings: KubeadmSettings) -> dict[str, Any]:
     spec["joinConfiguration"] = {"nodeRegistration": registration}
     if settings.control_plane_files:
         spec["files"] = [dict(f) for f in settings.control_plane_files]
-    if settings.pre_kubeadm_commands:
-        spec["preKubeadmCommands"] = list(settings.pre_kubeadm_commands)
+    pre = [*settings.pre_kubeadm_commands, *settings.control_plane_pre_kubeadm_commands]
+    if pre:
+        spec["preKubeadmCommands"] = pre
+    if settings.control_plane_post_kubeadm_commands:
+        spec["postKubeadmCommands"] = list(settings.control_plane_post_kubeadm_commands)
+    if settings.users:
+        spec["users"] = [dict(u) for u in settings.users]
     return spec
 
 
 def _kubeadm_config_template(cluster: ClusterSpec, pool: WorkerPool, settings: KubeadmSettings) -> dict[str, Any]:
-    node_labels = {"node-labels": ",".join(f"{k}={v}" for k, v in sorted(pool.labels.items()))} if pool.labels else {}
-    spec: dict[str, Any] = {"joinConfiguration": {"nodeRegistration": _node_registration(settings, node_labels, pool.taints)}}
+    spec: dict[str, Any] = {"joinConfiguration": {"nodeRegistration": _node_registration(settings, dict(pool.labels), pool.taints)}}
     if settings.pre_kubeadm_commands:
         spec["preKubeadmCommands"] = list(settings.pre_kubeadm_commands)
+    if settings.users:
+        spec["users"] = [dict(u) for u in settings.users]
     return k8s_object(
         KUBEADM_BOOTSTRAP_VERSION, "KubeadmConfigTemplate", pool_name(cluster, pool), cluster.namespace, spec={"template": {"spec": spec}}
     )

@@ -16,6 +16,15 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
         return True
 
 
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    # Files in KubeadmConfigSpec (static pods, configs) stay readable and diffable.
+    style = "|" if "\n" in data and not any(c in data for c in "\t\r") and data == data.rstrip(" ") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 CAPI_VERSION = "cluster.x-k8s.io/v1beta2"
 KUBEADM_BOOTSTRAP_VERSION = "bootstrap.cluster.x-k8s.io/v1beta2"
 KUBEADM_CONTROL_PLANE_VERSION = "controlplane.cluster.x-k8s.io/v1beta2"

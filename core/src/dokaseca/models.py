@@ -246,6 +246,15 @@ class KubeadmSettings:
     :param control_plane_files: files written on control-plane nodes
         (a kube-vip static pod, for example), in KubeadmConfigSpec form.
     :param pre_kubeadm_commands: commands run before kubeadm on every node.
+    :param control_plane_pre_kubeadm_commands: run before kubeadm on
+        control-plane nodes only, after ``pre_kubeadm_commands``.
+    :param control_plane_post_kubeadm_commands: run after kubeadm on
+        control-plane nodes only.
+    :param users: OS users created on every node (KubeadmConfigSpec form:
+        ``name``, ``sshAuthorizedKeys``, ``sudo``); public keys only.
+
+    A ``node-labels`` kubelet argument is joined with the pool's labels, not
+    replaced by them.
     """
 
     kubelet_args: Mapping[str, str] = attrs.field(factory=dict)
@@ -254,6 +263,9 @@ class KubeadmSettings:
     node_name: Optional[str] = None
     control_plane_files: tuple[Mapping[str, Any], ...] = ()
     pre_kubeadm_commands: tuple[str, ...] = ()
+    control_plane_pre_kubeadm_commands: tuple[str, ...] = ()
+    control_plane_post_kubeadm_commands: tuple[str, ...] = ()
+    users: tuple[Mapping[str, Any], ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -185,7 +185,12 @@ def test_host_selector_combines_environment_role_size_and_pool_labels(host: Plug
         return one(objects, "Metal3MachineTemplate", name)["spec"]["template"]["spec"]["hostSelector"]
 
     assert selector("edge-1-control-plane") == {
-        "matchLabels": {"dokaseca.io/environment": "prod", "dokaseca.io/role": "control-plane", "dokaseca.io/machine-size": "r450", "rack": "r1"}
+        "matchLabels": {
+            "dokaseca.io/environment": "prod",
+            "dokaseca.io/role": "control-plane",
+            "dokaseca.io/machine-size": "r450",
+            "rack": "r1",
+        }
     }
     assert selector("edge-1-gpu") == {
         "matchLabels": {
@@ -233,7 +238,9 @@ def test_static_addressing_renders_an_ip_pool_used_by_the_network_data(host: Plu
     assert pool["spec"] == {
         "clusterName": "edge-1",
         "namePrefix": "edge-1-nodes",
-        "pools": [{"start": "172.16.10.100", "end": "172.16.10.200", "prefix": 24, "gateway": "172.16.10.1", "dnsServers": ["172.16.10.2"]}],
+        "pools": [
+            {"start": "172.16.10.100", "end": "172.16.10.200", "prefix": 24, "gateway": "172.16.10.1", "dnsServers": ["172.16.10.2"]}
+        ],
     }
     network_data = one(objects, "Metal3DataTemplate")["spec"]["networkData"]
     assert network_data["links"]["ethernets"] == [{"type": "phy", "id": "enp1s0", "macAddress": {"fromHostInterface": "enp1s0"}}]
@@ -257,7 +264,8 @@ def test_static_ipv6_addressing_uses_ipv6_networks_and_a_128_bit_vip(host: Plugi
     assert "ipv4" not in network_data["networks"]
     assert network_data["networks"]["ipv6"][0]["routes"][0]["network"] == "::"
     assert "services" not in network_data  # no dnsServers given
-    env = {e["name"]: e["value"] for e in kube_vip_pod(one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"])["spec"]["containers"][0]["env"]}
+    pod = kube_vip_pod(one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"])
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
     assert env["vip_cidr"] == "128"
     assert env["address"] == "fd00:10::5"
 
@@ -329,9 +337,8 @@ def test_kube_vip_uses_super_admin_conf_during_kubeadm_init_from_1_29(host: Plug
     assert "/run/kubeadm/kubeadm.yaml" in command
     assert "path: /etc/kubernetes/super-admin.conf" in command
     # The sed pattern must match the hostPath line we write, and only that line.
-    manifest = next(
-        f["content"] for f in one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]["files"] if f["path"].endswith("kube-vip.yaml")
-    )
+    files = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]["files"]
+    manifest = next(f["content"] for f in files if f["path"].endswith("kube-vip.yaml"))
     assert len(re.findall(r"(?m)^\s*path: /etc/kubernetes/admin\.conf$", manifest)) == 1
 
     old = parse_fleet(fleet_text().replace("v1.33.1", "v1.28.9"), host).clusters[0]
@@ -361,17 +368,6 @@ def test_infra_outputs_take_precedence_over_the_config(host: PluginHost) -> None
     assert {"name": "address", "value": "172.16.10.9"} in env
 
 
-def test_other_providers_clusters_are_left_alone() -> None:
-    objects = [{"kind": "KubeadmConfigTemplate", "spec": {"template": {"spec": {"joinConfiguration": {"nodeRegistration": {}}}}}}]
-    before = copy.deepcopy(objects)
-
-    class Foreign:
-        provider = "aws"
-
-    dokaseca_metal3.plugin.modify_manifests(cluster=Foreign(), manifests=objects)
-    assert objects == before
-
-
 # -- config validation ----------------------------------------------------------------
 
 
@@ -395,7 +391,11 @@ def test_other_providers_clusters_are_left_alone() -> None:
             "controlPlaneEndpoint",
             "inside network.ipPool's start-end range",
         ),
-        (with_config(controlPlaneEndpoint="172.16.99.5", network=STATIC_NETWORK), "controlPlaneEndpoint", "outside the nodes' subnet 172.16.10.0/24"),
+        (
+            with_config(controlPlaneEndpoint="172.16.99.5", network=STATIC_NETWORK),
+            "controlPlaneEndpoint",
+            "outside the nodes' subnet 172.16.10.0/24",
+        ),
         (
             with_config(network={**STATIC_NETWORK, "ipPool": {**STATIC_NETWORK["ipPool"], "gateway": "172.16.11.1"}}),
             "network.ipPool.gateway",

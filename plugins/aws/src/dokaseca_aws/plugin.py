@@ -5,7 +5,6 @@ from __future__ import annotations
 from dokaseca import hookimpl
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
-from dokaseca_aws import manifests
 from dokaseca_aws.config import AwsConfig
 
 PROVIDER = "aws"
@@ -30,4 +29,6 @@ def register_providers(register) -> None:
 def render_provider_manifests(cluster: ClusterSpec, provider: ProviderInfo, infra: InfraResult) -> ProviderManifests | None:
     if provider.name != PROVIDER:
         return None
+    from dokaseca_aws import manifests  # loaded when an AWS cluster is rendered, not at start-up
+
     return manifests.render(cluster, infra)

@@ -81,7 +81,11 @@ def _checksum(instance: Any, attribute: attrs.Attribute, value: str) -> None:
             return
         raise InvalidValue("must not be empty", value, "give the image's digest or the URL of its checksum file")
     if not _HEX.match(value):
-        raise InvalidValue("is neither a hex digest nor an http(s) URL", value, "give the digest (e.g. the output of sha256sum) or the URL of a checksum file")
+        raise InvalidValue(
+            "is neither a hex digest nor an http(s) URL",
+            value,
+            "give the digest (e.g. the output of sha256sum) or the URL of a checksum file",
+        )
     expected = _DIGEST_LENGTHS.get(instance.checksum_type)
     if expected is not None and len(value) != expected:
         by_length = {length: name for name, length in _DIGEST_LENGTHS.items()}
@@ -210,7 +214,9 @@ def _control_plane_endpoint(instance: Any, attribute: attrs.Attribute, value: st
     if instance.network.mode != "static" or pool is None:
         return
     if pool_contains(pool, vip):
-        raise InvalidValue("is inside network.ipPool's start-end range", value, "IPAM could give the VIP to a node; pick an address outside the range")
+        raise InvalidValue(
+            "is inside network.ipPool's start-end range", value, "IPAM could give the VIP to a node; pick an address outside the range"
+        )
     network = pool_network(pool)
     if network is not None and vip not in network:
         raise InvalidValue(
@@ -227,7 +233,9 @@ def _host_selectors(instance: Any, attribute: attrs.Attribute, value: dict[str, 
     for selector, labels in value.items():
         if selector != CONTROL_PLANE_SELECTOR and not (len(selector) <= 63 and _DNS_LABEL.match(selector)):
             raise InvalidValue(
-                "has a key that is neither 'controlPlane' nor a worker pool name", selector, "key the selectors by 'controlPlane' or a pool's name"
+                "has a key that is neither 'controlPlane' nor a worker pool name",
+                selector,
+                "key the selectors by 'controlPlane' or a pool's name",
             )
         for key, label_value in labels.items():
             if key in RESERVED_SELECTOR_LABELS:
@@ -255,7 +263,9 @@ def _ssh_authorized_keys(instance: Any, attribute: attrs.Attribute, value: tuple
     for index, key in enumerate(value):
         if "PRIVATE KEY" in key:
             # Never echo it back: the message may end up in CI logs.
-            raise InvalidValue(f"entry {index} is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one")
+            raise InvalidValue(
+                f"entry {index} is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one"
+            )
         parts = key.split()
         if len(parts) < 2 or parts[0] not in _SSH_KEY_TYPES:
             raise InvalidValue(

@@ -57,7 +57,8 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     else:
         infra_cluster = k8s_object(CAPM3_VERSION, "Metal3Cluster", cluster.name, cluster.namespace, spec=cluster_spec)
 
-    pool = _ip_pool(cluster, config.network.ip_pool) if config.network.mode == "static" else None
+    static = config.network.ip_pool if config.network.mode == "static" else None
+    pool = _ip_pool(cluster, static) if static is not None else None
     data_template = _data_template(cluster, config, pool)
     control_plane = _machine_template(
         cluster,
@@ -88,9 +89,21 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
             kubelet_args={"node-labels": UUID_NODE_LABEL},
             node_name=NODE_NAME,
             control_plane_files=_kube_vip_files(cluster, config, endpoint),
-            pre_kubeadm_commands=_kube_vip_commands(cluster),
+            control_plane_pre_kubeadm_commands=_kube_vip_commands(cluster),
+            users=_users(config),
         ),
     )
+
+
+# cloud-init user that receives metal3.sshAuthorizedKeys (passwordless sudo, as in
+# the other CAPI providers' templates).
+SSH_USER = "metal3"
+
+
+def _users(config: Metal3Config) -> tuple[dict[str, Any], ...]:
+    if not config.ssh_authorized_keys:
+        return ()
+    return ({"name": SSH_USER, "sshAuthorizedKeys": list(config.ssh_authorized_keys), "sudo": "ALL=(ALL) NOPASSWD:ALL"},)
 
 
 def _check_host_selectors(cluster: ClusterSpec, config: Metal3Config) -> None:
@@ -109,7 +122,8 @@ def _check_no_overlap_with_cluster_network(cluster: ClusterSpec, config: Metal3C
     # Nodes sit on a real L2 network here; a pod or service range that covers
     # it (the default pod range is 192.168.0.0/16) makes the nodes and the VIP
     # unreachable from inside the cluster.
-    ranges = [("network.pods", block) for block in cluster.network.pods] + [("network.services", block) for block in cluster.network.services]
+    ranges = [("network.pods", block) for block in cluster.network.pods]
+    ranges += [("network.services", block) for block in cluster.network.services]
     vip = ipaddress.ip_address(endpoint)
     pool = config.network.ip_pool if config.network.mode == "static" else None
     node_subnet = pool_network(pool) if pool is not None else None
@@ -135,7 +149,8 @@ def host_selector(cluster: ClusterSpec, role: str, size: Optional[str], selector
         problem = label_value_problem(size)
         if problem:
             raise ProviderError(
-                f"cluster {cluster.name!r}: machineSize {size!r} cannot be used as the label {MACHINE_SIZE_LABEL} of bare-metal hosts; {problem}"
+                f"cluster {cluster.name!r}: machineSize {size!r} cannot be used as the label {MACHINE_SIZE_LABEL} "
+                f"of bare-metal hosts; {problem}"
             )
         labels[MACHINE_SIZE_LABEL] = size
     labels.update(sorted(selector.items()))
@@ -165,8 +180,7 @@ def _machine_template(
 # -- node network ---------------------------------------------------------------
 
 
-def _ip_pool(cluster: ClusterSpec, pool: Optional[Metal3IPPool]) -> dict[str, Any]:
-    assert pool is not None  # the config requires ipPool when mode is static
+def _ip_pool(cluster: ClusterSpec, pool: Metal3IPPool) -> dict[str, Any]:
     name = f"{cluster.name}-nodes"
     addresses: dict[str, Any] = {"start": pool.start, "end": pool.end, "prefix": pool.prefix, "gateway": pool.gateway}
     if pool.dns_servers:
@@ -189,21 +203,21 @@ def _data_template(cluster: ClusterSpec, config: Metal3Config, pool: Optional[di
     machine gets an address, the default route and DNS from the IPPool.
     """
     spec: dict[str, Any] = {"clusterName": cluster.name}
-    if pool is not None:
-        settings = config.network.ip_pool
-        assert settings is not None and config.network.interface
+    settings, interface = config.network.ip_pool, config.network.interface
+    if pool is not None and settings is not None and interface:  # the config requires all three for mode static
         pool_name = pool["metadata"]["name"]
         ipv6 = ipaddress.ip_address(settings.start).version == 6
         network = {
-            "id": f"{config.network.interface}-static",
-            "link": config.network.interface,
+            "id": f"{interface}-static",
+            "link": interface,
             "ipAddressFromIPPool": pool_name,
             "routes": [{"network": "::" if ipv6 else "0.0.0.0", "prefix": 0, "gateway": {"fromIPPool": pool_name}}],
         }
         network_data: dict[str, Any] = {
             "links": {
                 "ethernets": [
-                    {"type": "phy", "id": config.network.interface, "macAddress": {"fromHostInterface": config.network.interface}}
+                    # The MAC comes from the BareMetalHost's introspection data.
+                    {"type": "phy", "id": interface, "macAddress": {"fromHostInterface": interface}}
                 ]
             },
             "networks": {"ipv6" if ipv6 else "ipv4": [network]},
