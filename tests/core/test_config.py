@@ -286,3 +286,21 @@ def test_select_filters_and_rejects_unknown_names(host):
     with pytest.raises(FleetError) as caught:
         loaded.select(clusters=("prod-2",))
     assert "did you mean 'prod-1'" in str(caught.value)
+
+
+def test_secret_looking_values_are_never_echoed():
+    from dokaseca.errors import Problem, is_sensitive
+
+    assert is_sensitive("clusters[0].vsphere.password") and is_sensitive("bmc.token")
+    assert not is_sensitive("clusters[0].aws.identity.secretName") and not is_sensitive("passwordFile")
+    problem = Problem(path="clusters[0].x.password", message="must be a string", value=["hunter2"])
+    assert "hunter2" not in str(problem) and "hunter2" not in str(problem.to_json())
+    assert "<redacted>" in str(problem)
+
+
+def test_structural_errors_on_secret_keys_hide_the_value(host):
+    from dokaseca.config import _cattrs_problems
+    from dokaseca.validators import InvalidValue
+
+    problems = _cattrs_problems(InvalidValue("must be a string", "hunter2"), "clusters[0].x.password", str)
+    assert problems and all("hunter2" not in str(p) for p in problems)

@@ -180,6 +180,7 @@ def render(ctx: Context, fleet_file: str, output_dir: Optional[str], environment
 def explain(ctx: Context, fleet_file: str, cluster: str, output: str) -> None:
     """Show every effective setting of CLUSTER and the layer it came from."""
     from dokaseca.config import make_converter
+    from dokaseca.errors import redact
 
     fleet = _load(ctx, fleet_file)
     spec = fleet.select(clusters=(cluster,))[0]
@@ -192,7 +193,10 @@ def explain(ctx: Context, fleet_file: str, cluster: str, output: str) -> None:
     ]
     if spec.region:
         rows.insert(1, {"path": "region", "value": spec.region, "source": "cluster"})
-    rows += [{"path": s.path, "value": converter.unstructure(s.value), "source": s.source} for s in fleet.provenance[spec.name]]
+    rows += [
+        {"path": s.path, "value": redact(s.path, converter.unstructure(s.value)), "source": s.source}
+        for s in fleet.provenance[spec.name]
+    ]
     if output == "json":
         click.echo(json.dumps({"cluster": spec.name, "environment": spec.environment, "settings": rows}, indent=2, default=str))
         return

@@ -24,7 +24,7 @@ import yaml
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from dokaseca import layering
-from dokaseca.errors import FleetError, Problem
+from dokaseca.errors import FleetError, Problem, is_sensitive
 from dokaseca.models import ClusterEntry, ClusterSpec, FleetFile
 from dokaseca.plugins import FIRST_PARTY_PROVIDERS, PluginHost, unknown_provider_message
 from dokaseca.validators import InvalidValue, did_you_mean
@@ -475,7 +475,10 @@ def _cattrs_problems(exc: BaseException, base: str, cls: type) -> list[Problem]:
         where = _PATH_INDEX.sub(lambda m: "." + (m.group(1) or m.group(2) or ""), where)
         where = where.removeprefix("$").lstrip(".")
         where = ".".join(camel(part) if not part.startswith("[") else part for part in _split_path(where))
-        problems.append(Problem(path=_join(base, where) if where else base, message=message))
+        path = _join(base, where) if where else base
+        if is_sensitive(path):
+            message = "has an invalid value (not shown: the key looks like it holds a secret)"
+        problems.append(Problem(path=path, message=message))
     return problems
 
 

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import attrs
 
 _UNSET: Any = object()
+
+# A value at a path like `identity.password` or `bmc.token` is never echoed back;
+# `secretName` / `secretRef` only name a Secret and are fine to show.
+_SENSITIVE = re.compile(r"(password|passwd|token|secret|credential|private_?key|access_?key|client_?secret)", re.I)
+_REFERENCE = re.compile(r"(name|ref|namespace|file|env)$", re.I)
+REDACTED = "<redacted>"
+
+
+def is_sensitive(path: str) -> bool:
+    leaf = re.split(r"[.\[]", path)[-1] if path else ""
+    return bool(_SENSITIVE.search(leaf)) and not _REFERENCE.search(leaf)
+
+
+def redact(path: str, value: Any) -> Any:
+    return REDACTED if is_sensitive(path) else value
 
 
 @attrs.frozen(kw_only=True)
@@ -21,7 +37,7 @@ class Problem:
     def __str__(self) -> str:
         text = f"{self.path or '(fleet file)'}: {self.message}"
         if self.value is not _UNSET:
-            text += f" (got {self.value!r})"
+            text += f" (got {redact(self.path, self.value)!r})"
         if self.hint:
             text += f"; {self.hint}"
         return text
@@ -29,7 +45,7 @@ class Problem:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"path": self.path, "message": self.message}
         if self.value is not _UNSET:
-            data["value"] = self.value
+            data["value"] = redact(self.path, self.value)
         if self.hint:
             data["hint"] = self.hint
         return data
