@@ -118,3 +118,22 @@ def test_sdk_installed_finds_modules_without_importing_them():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_sdk_installed_handles_namespace_packages_like_google_cloud(tmp_path):
+    # google/ and google/cloud/ have no __init__.py: namespace packages spread over folders.
+    for root, leaf in ((tmp_path / "a", "compute_v1"), (tmp_path / "b", "container_v1")):
+        package = root / "nsvendor" / "cloud" / leaf
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("raise SystemExit('imported!')\n")
+    script = (
+        "import sys; from dokaseca.plugins import sdk_installed; "
+        "print(sdk_installed(('nsvendor.cloud.compute_v1', 'nsvendor.cloud.container_v1')), "
+        "sdk_installed(('nsvendor.cloud.storage_v1',)), "
+        "sorted(m for m in sys.modules if m.startswith('nsvendor')))"
+    )
+    env = {"PYTHONPATH": f"{tmp_path / 'a'}:{tmp_path / 'b'}"}
+    import os
+
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
+    assert out.strip() == "True False []"

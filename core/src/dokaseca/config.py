@@ -476,7 +476,7 @@ def _cattrs_problems(exc: BaseException, base: str, cls: type) -> list[Problem]:
         where = where.removeprefix("$").lstrip(".")
         where = ".".join(camel(part) if not part.startswith("[") else part for part in _split_path(where))
         path = _join(base, where) if where else base
-        if is_sensitive(path):
+        if is_sensitive(path) and "(got " in message:
             message = "has an invalid value (not shown: the key looks like it holds a secret)"
         problems.append(Problem(path=path, message=message))
     return problems

@@ -223,26 +223,37 @@ def sdk_installed(modules: Sequence[str]) -> bool:
     """Whether every SDK module can be imported, found without importing it.
 
     ``importlib.util.find_spec("google.cloud.container")`` would import the
-    parent packages, so dotted names are resolved one level at a time with
-    the path finder, which only looks at the file system.
+    parent packages, and the path finder needs namespace parents in
+    ``sys.modules``; so below the top level each part is looked up with a
+    file finder in the parent's folders, which only reads the file system.
     """
     return all(_find_spec_without_import(name) is not None for name in modules)
 
 
 def _find_spec_without_import(name: str) -> Any:
-    import importlib.machinery
+    import importlib.machinery as machinery
 
+    details = (
+        (machinery.ExtensionFileLoader, machinery.EXTENSION_SUFFIXES),
+        (machinery.SourceFileLoader, machinery.SOURCE_SUFFIXES),
+        (machinery.SourcelessFileLoader, machinery.BYTECODE_SUFFIXES),
+    )
     parts = name.split(".")
     try:
         spec = importlib.util.find_spec(parts[0])
-        for depth in range(2, len(parts) + 1):
-            if spec is None or not spec.submodule_search_locations:
-                return None
-            spec = importlib.machinery.PathFinder.find_spec(
-                ".".join(parts[:depth]), list(spec.submodule_search_locations)
-            )
     except (ImportError, ValueError):
         return None
+    for depth in range(2, len(parts) + 1):
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        fullname = ".".join(parts[:depth])
+        found = [machinery.FileFinder(location, *details).find_spec(fullname) for location in spec.submodule_search_locations]
+        found = [f for f in found if f is not None]
+        # A regular module or package wins; namespace portions are merged.
+        spec = next((f for f in found if f.loader is not None), None)
+        if spec is None and found:
+            spec = found[0]
+            spec.submodule_search_locations = [loc for f in found for loc in f.submodule_search_locations or ()]
     return spec
 
 

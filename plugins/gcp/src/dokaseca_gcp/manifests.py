@@ -1,0 +1,165 @@
+"""CAPG objects for one cluster: pure functions of the cluster's settings."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Optional
+
+from dokaseca.errors import ProviderError
+from dokaseca.manifests import k8s_object
+from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
+
+from dokaseca_gcp.config import REGION, ZONE, GcpConfig, GcpServiceAccount, machine_type_problem, subnet_network
+
+CAPG_VERSION = "infrastructure.cluster.x-k8s.io/v1beta1"
+
+# The node name is the instance name (the hostname is NAME.ZONE.c.PROJECT.internal),
+# which the cloud controller manager uses to find the VM; same as CAPG's templates.
+NODE_NAME = '{{ ds.meta_data.local_hostname.split(".")[0] }}'
+
+# CAPG's templates still say cloud-provider: gce, and Kubernetes removed the
+# in-tree GCE provider in v1.31; the GCP cloud-controller-manager
+# (kubernetes/cloud-provider-gcp) runs as an addon instead. allocate-node-cidrs
+# stays off as in CAPG's templates: the CNI assigns pod addresses.
+KUBEADM = KubeadmSettings(
+    kubelet_args={"cloud-provider": "external"},
+    controller_manager_args={"cloud-provider": "external", "allocate-node-cidrs": "false"},
+    node_name=NODE_NAME,
+)
+
+
+def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
+    config: GcpConfig = cluster.provider_config
+    _check_against_cluster(cluster, config)
+    cluster_spec = _cluster_spec(cluster, config, infra)
+    if cluster.mode == "clusterclass":
+        infra_cluster = k8s_object(
+            CAPG_VERSION, "GCPClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": cluster_spec}}
+        )
+    else:
+        infra_cluster = k8s_object(CAPG_VERSION, "GCPCluster", cluster.name, cluster.namespace, spec=cluster_spec)
+    control_plane = _machine_template(
+        cluster,
+        config,
+        infra,
+        name=f"{cluster.name}-control-plane",
+        machine_type=cluster.control_plane.machine_size or config.machine_type,
+        service_account=config.control_plane_service_account or config.service_account,
+    )
+    workers = {
+        pool.name: _machine_template(
+            cluster,
+            config,
+            infra,
+            name=f"{cluster.name}-{pool.name}",
+            machine_type=pool.machine_size or config.machine_type,
+            service_account=config.service_account,
+        )
+        for pool in cluster.workers
+    }
+    return ProviderManifests(
+        infrastructure_cluster=infra_cluster,
+        control_plane_machine_template=control_plane,
+        worker_machine_templates=workers,
+        # CAPG has no identity kinds: credentialsRef in the GCPCluster names the Secret.
+        extra=(),
+        kubeadm=KUBEADM,
+    )
+
+
+def _check_against_cluster(cluster: ClusterSpec, config: GcpConfig) -> None:
+    """Rules that need the cluster's own settings, which the config validators cannot see."""
+    where = f"cluster {cluster.name!r}"
+    region = cluster.region or ""
+    if not REGION.match(region):
+        zone = ZONE.match(region)
+        hint = f"{region!r} is a zone; set region: {zone.group(1)} and list zones under gcp.zones" if zone else "write a GCP region such as 'europe-west1'"
+        raise ProviderError(f"{where}: region {region!r} is not a GCP region; {hint}")
+    for index, zone in enumerate(config.zones):
+        if not zone.startswith(region + "-"):
+            raise ProviderError(f"{where}: gcp.zones[{index}] {zone!r} is not in region {region!r}; list zones of {region} such as '{region}-b'")
+    for pool_label, size in [("controlPlane.machineSize", cluster.control_plane.machine_size)] + [
+        (f"workers[{pool.name}].machineSize", pool.machine_size) for pool in cluster.workers
+    ]:
+        problem = size and machine_type_problem(size)
+        if problem:
+            raise ProviderError(f"{where}: {pool_label} {size!r} is not a GCE machine type; {problem}")
+    cluster_ranges = [("network.pods", block) for block in cluster.network.pods] + [
+        ("network.services", block) for block in cluster.network.services
+    ]
+    for index, subnet in enumerate(config.network.subnets):
+        node_range = subnet_network(subnet)
+        for label, block in cluster_ranges:
+            other = ipaddress.ip_network(block)
+            if node_range is not None and other.version == 4 and node_range.overlaps(other):
+                raise ProviderError(
+                    f"{where}: gcp.network.subnets[{index}] {subnet.cidr_block} overlaps {label} {block}; "
+                    "node, pod and service ranges must be disjoint or traffic is misrouted"
+                )
+
+
+def _cluster_spec(cluster: ClusterSpec, config: GcpConfig, infra: InfraResult) -> dict[str, Any]:
+    network: dict[str, Any] = {"name": infra.outputs.get("network_name") or config.network.name}
+    if config.network.auto_create_subnetworks is not None:
+        network["autoCreateSubnetworks"] = config.network.auto_create_subnetworks
+    if config.network.subnets:
+        network["subnets"] = [
+            {"name": subnet.name, "cidrBlock": subnet.cidr_block, "region": subnet.region or cluster.region}
+            for subnet in config.network.subnets
+        ]
+    if config.network.host_project:
+        network["hostProject"] = config.network.host_project
+    spec: dict[str, Any] = {"project": config.project, "region": cluster.region, "network": network}
+    if config.zones:
+        spec["failureDomains"] = list(config.zones)
+    load_balancer = _load_balancer(config)
+    if load_balancer:
+        spec["loadBalancer"] = load_balancer
+    if config.additional_labels:
+        spec["additionalLabels"] = dict(sorted(config.additional_labels.items()))
+    if config.credentials_ref is not None:
+        spec["credentialsRef"] = {
+            "name": config.credentials_ref.name,
+            "namespace": config.credentials_ref.namespace or cluster.namespace,
+        }
+    return spec
+
+
+def _load_balancer(config: GcpConfig) -> dict[str, Any]:
+    """Empty for CAPG's default (a global external proxy load balancer), as its templates do."""
+    settings = config.load_balancer
+    if settings.type == "External":
+        return {}
+    internal: dict[str, Any] = {}
+    if settings.internal_access:
+        internal["internalAccess"] = settings.internal_access
+    if settings.subnet:
+        internal["subnet"] = settings.subnet
+    if settings.ip_address:
+        internal["ipAddress"] = settings.ip_address
+    spec: dict[str, Any] = {"loadBalancerType": settings.type}
+    if internal:
+        spec["internalLoadBalancer"] = internal
+    return spec
+
+
+def _machine_template(
+    cluster: ClusterSpec,
+    config: GcpConfig,
+    infra: InfraResult,
+    *,
+    name: str,
+    machine_type: str,
+    service_account: Optional[GcpServiceAccount],
+) -> dict[str, Any]:
+    machine: dict[str, Any] = {"instanceType": machine_type}
+    # None: CAPG boots the image family capi-ubuntu-1804-k8s-vMAJOR-MINOR of the cluster's project.
+    image: Optional[str] = infra.outputs.get("image") or config.image
+    if image:
+        machine["image"] = image
+    machine["rootDeviceType"] = config.root_device_type
+    if config.root_device_size:
+        machine["rootDeviceSize"] = config.root_device_size
+    if service_account is not None:
+        machine["serviceAccounts"] = {"email": service_account.email, "scopes": list(service_account.scopes)}
+    return k8s_object(CAPG_VERSION, "GCPMachineTemplate", name, cluster.namespace, spec={"template": {"spec": machine}})

@@ -1,0 +1,529 @@
+"""Rendering of GCP clusters: content, CRD validity, config errors, and
+agreement with CAPG's own cluster templates."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+import yaml
+
+import dokaseca_gcp.plugin
+from dokaseca.config import parse_fleet
+from dokaseca.crds import CRDSchemas
+from dokaseca.errors import FleetError, ProviderError
+from dokaseca.models import InfraResult
+from dokaseca.plugins import PluginHost, load_plugins
+from dokaseca.render import render_cluster
+
+PROJECT = "acme-web-prod"
+REGION = "europe-west1"
+IMAGE = "projects/acme-images/global/images/family/capi-ubuntu-2404-k8s-v1-33"
+SA_NODES = "capg-nodes@acme-web-prod.iam.gserviceaccount.com"
+SA_CONTROL_PLANE = "capg-cp@acme-web-prod.iam.gserviceaccount.com"
+CAPG_GROUP = "infrastructure.cluster.x-k8s.io"
+
+BASE_CONFIG: dict[str, Any] = {"project": PROJECT}
+PRIVATE_NETWORK: dict[str, Any] = {
+    "name": "web",
+    "autoCreateSubnetworks": False,
+    "subnets": [
+        {"name": "nodes", "cidrBlock": "10.10.0.0/20"},
+        {"name": "nodes-us", "cidrBlock": "10.20.0.0/20", "region": "us-east1"},
+    ],
+}
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared() -> Path:
+    path = Path(__file__).resolve().parents[3].parent / "shared"
+    if not (path / "crds").is_dir():
+        reason = f"reference data not found at {path} (needs crds/ and reference/)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; under CI a missing reference is a failure")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def schemas(shared: Path) -> CRDSchemas:
+    return CRDSchemas.from_directory(shared / "crds")
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    return load_plugins(autoload=False, extra=[("gcp", dokaseca_gcp.plugin)])
+
+
+def fleet_text(config: Optional[dict[str, Any]] = None, *, mode: str = "classic", workers: Optional[list] = None, **cluster: Any) -> str:
+    entry: dict[str, Any] = {
+        "name": "web-1",
+        "environment": "prod",
+        "provider": "gcp",
+        "region": REGION,
+        "mode": mode,
+        "workers": workers if workers is not None else [{"name": "general", "replicas": 2}],
+        "gcp": BASE_CONFIG if config is None else config,
+        **cluster,
+    }
+    fleet = {
+        "apiVersion": "dokaseca.io/v1alpha1",
+        "kind": "Fleet",
+        "metadata": {"name": "acme"},
+        "defaults": {"kubernetesVersion": "v1.33.1"},
+        "clusters": [entry],
+    }
+    return yaml.safe_dump(fleet, sort_keys=False)
+
+
+def with_config(**changes: Any) -> dict[str, Any]:
+    config = copy.deepcopy(BASE_CONFIG)
+    config.update(changes)
+    return config
+
+
+def render(host: PluginHost, config: Optional[dict[str, Any]] = None, infra: Optional[InfraResult] = None, **kwargs: Any) -> list[dict]:
+    cluster = parse_fleet(fleet_text(config, **kwargs), host).clusters[0]
+    return list(render_cluster(host, cluster, infra).objects)
+
+
+def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
+    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def machine_spec(objects: list[dict], name: str) -> dict:
+    return one(objects, "GCPMachineTemplate", name)["spec"]["template"]["spec"]
+
+
+def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(fleet_text(config), host)
+    return {p.path: str(p) for p in caught.value.problems}
+
+
+def as_dict(args: Any) -> dict[str, str]:
+    """kubeadm extra args as a dict: v1beta2 writes a name/value list, v1beta1 a map."""
+    if isinstance(args, list):
+        return {arg["name"]: arg["value"] for arg in args}
+    return dict(args or {})
+
+
+# -- classic and ClusterClass -------------------------------------------------------
+
+
+def test_minimal_block_renders_valid_capg_objects(host: PluginHost, schemas: CRDSchemas) -> None:
+    objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "batch", "replicas": 1}])
+
+    assert schemas.validate_all(objects) == []
+    gcp_cluster = one(objects, "GCPCluster", "web-1")
+    assert gcp_cluster["apiVersion"] == f"{CAPG_GROUP}/v1beta1"
+    assert gcp_cluster["metadata"]["namespace"] == "prod"
+    # CAPG's "default" network is written out so the output shows what CAPG will use.
+    assert gcp_cluster["spec"] == {"project": PROJECT, "region": REGION, "network": {"name": "default"}}
+    assert one(objects, "Cluster")["spec"]["infrastructureRef"] == {"apiGroup": CAPG_GROUP, "kind": "GCPCluster", "name": "web-1"}
+
+    templates = {o["metadata"]["name"] for o in objects if o["kind"] == "GCPMachineTemplate"}
+    assert templates == {"web-1-control-plane", "web-1-general", "web-1-batch"}
+    for name in templates:
+        assert machine_spec(objects, name) == {"instanceType": "n2-standard-2", "rootDeviceType": "pd-balanced"}
+    kcp = one(objects, "KubeadmControlPlane")
+    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == "web-1-control-plane"
+    deployment = one(objects, "MachineDeployment", "web-1-batch")
+    assert deployment["spec"]["template"]["spec"]["infrastructureRef"] == {
+        "apiGroup": CAPG_GROUP,
+        "kind": "GCPMachineTemplate",
+        "name": "web-1-batch",
+    }
+    # No identity kinds in CAPG and no credentials configured: nothing else is rendered.
+    assert not [o for o in objects if o["kind"] in ("Secret",) or o["kind"].endswith("Identity")]
+
+
+def test_machine_sizes_override_the_default_machine_type(host: PluginHost) -> None:
+    objects = render(
+        host,
+        with_config(machineType="e2-standard-4"),
+        workers=[{"name": "general", "replicas": 2}, {"name": "gpu", "replicas": 1, "machineSize": "g2-standard-8"}],
+        controlPlane={"replicas": 3, "machineSize": "n2-standard-8"},
+    )
+    assert machine_spec(objects, "web-1-control-plane")["instanceType"] == "n2-standard-8"
+    assert machine_spec(objects, "web-1-general")["instanceType"] == "e2-standard-4"
+    assert machine_spec(objects, "web-1-gpu")["instanceType"] == "g2-standard-8"
+
+
+def test_clusterclass_mode_renders_a_gcp_cluster_template(host: PluginHost, schemas: CRDSchemas) -> None:
+    config = with_config(network=PRIVATE_NETWORK, zones=["europe-west1-b", "europe-west1-c"])
+    classic = one(render(host, config), "GCPCluster")
+    objects = render(host, config, mode="clusterclass")
+
+    assert schemas.validate_all(objects) == []
+    assert not [o for o in objects if o["kind"] == "GCPCluster"]
+    template = one(objects, "GCPClusterTemplate", "web-1")
+    assert template["spec"] == {"template": {"spec": classic["spec"]}}
+    cluster_class = one(objects, "ClusterClass", "web-1")
+    assert cluster_class["spec"]["infrastructure"]["templateRef"] == {
+        "apiVersion": f"{CAPG_GROUP}/v1beta1",
+        "kind": "GCPClusterTemplate",
+        "name": "web-1",
+    }
+    assert cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"] == "web-1-control-plane"
+    (worker_class,) = cluster_class["spec"]["workers"]["machineDeployments"]
+    assert worker_class["infrastructure"]["templateRef"]["kind"] == "GCPMachineTemplate"
+    assert worker_class["infrastructure"]["templateRef"]["name"] == "web-1-general"
+
+
+def test_full_block_fills_every_capg_field(host: PluginHost, schemas: CRDSchemas) -> None:
+    config = with_config(
+        network={**PRIVATE_NETWORK, "hostProject": "acme-shared-vpc"},
+        zones=["europe-west1-d", "europe-west1-b"],
+        loadBalancer={"type": "InternalExternal", "internalAccess": "Global", "subnet": "nodes", "ipAddress": "10.10.0.10"},
+        image=IMAGE,
+        rootDeviceSize=100,
+        rootDeviceType="pd-ssd",
+        serviceAccount={"email": SA_NODES},
+        controlPlaneServiceAccount={
+            "email": SA_CONTROL_PLANE,
+            "scopes": ["https://www.googleapis.com/auth/compute", "https://www.googleapis.com/auth/devstorage.read_only"],
+        },
+        additionalLabels={"team": "web", "cost-center": "cc_42"},
+        credentialsRef={"name": "capg-web-credentials", "namespace": "capg-system"},
+    )
+    objects = render(host, config)
+
+    assert schemas.validate_all(objects) == []
+    spec = one(objects, "GCPCluster")["spec"]
+    assert spec["network"] == {
+        "name": "web",
+        "autoCreateSubnetworks": False,
+        "subnets": [
+            {"name": "nodes", "cidrBlock": "10.10.0.0/20", "region": REGION},  # the cluster's region by default
+            {"name": "nodes-us", "cidrBlock": "10.20.0.0/20", "region": "us-east1"},
+        ],
+        "hostProject": "acme-shared-vpc",
+    }
+    assert spec["failureDomains"] == ["europe-west1-d", "europe-west1-b"]  # the user's order: CAPG keeps it
+    assert spec["loadBalancer"] == {
+        "loadBalancerType": "InternalExternal",
+        "internalLoadBalancer": {"internalAccess": "Global", "subnet": "nodes", "ipAddress": "10.10.0.10"},
+    }
+    assert list(spec["additionalLabels"].items()) == [("cost-center", "cc_42"), ("team", "web")]
+    assert spec["credentialsRef"] == {"name": "capg-web-credentials", "namespace": "capg-system"}
+
+    control_plane = machine_spec(objects, "web-1-control-plane")
+    worker = machine_spec(objects, "web-1-general")
+    assert control_plane["serviceAccounts"] == {
+        "email": SA_CONTROL_PLANE,
+        "scopes": ["https://www.googleapis.com/auth/compute", "https://www.googleapis.com/auth/devstorage.read_only"],
+    }
+    assert worker["serviceAccounts"] == {"email": SA_NODES, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
+    for machine in (control_plane, worker):
+        assert machine["image"] == IMAGE
+        assert machine["rootDeviceSize"] == 100
+        assert machine["rootDeviceType"] == "pd-ssd"
+
+
+def test_control_plane_shares_the_node_service_account_unless_given_its_own(host: PluginHost) -> None:
+    objects = render(host, with_config(serviceAccount={"email": SA_NODES}))
+    assert machine_spec(objects, "web-1-control-plane")["serviceAccounts"]["email"] == SA_NODES
+
+
+def test_credentials_are_referenced_in_the_cluster_namespace_and_never_rendered(host: PluginHost) -> None:
+    objects = render(host, with_config(credentialsRef={"name": "capg-web-credentials"}))
+    assert one(objects, "GCPCluster")["spec"]["credentialsRef"] == {"name": "capg-web-credentials", "namespace": "prod"}
+    assert [o for o in objects if o["kind"] == "Secret"] == []
+
+
+def test_internal_load_balancer_without_options_renders_only_its_type(host: PluginHost) -> None:
+    objects = render(host, with_config(network=PRIVATE_NETWORK, loadBalancer={"type": "Internal"}))
+    assert one(objects, "GCPCluster")["spec"]["loadBalancer"] == {"loadBalancerType": "Internal"}
+
+
+def test_kubeadm_uses_the_external_cloud_provider_and_the_instance_name(host: PluginHost) -> None:
+    objects = render(host)
+    node_name = '{{ ds.meta_data.local_hostname.split(".")[0] }}'
+    kcp_spec = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+    worker_spec = one(objects, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
+    registrations = [
+        kcp_spec["initConfiguration"]["nodeRegistration"],
+        kcp_spec["joinConfiguration"]["nodeRegistration"],
+        worker_spec["joinConfiguration"]["nodeRegistration"],
+    ]
+    for registration in registrations:
+        assert registration["name"] == node_name
+        assert as_dict(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
+    assert as_dict(kcp_spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {
+        "cloud-provider": "external",
+        "allocate-node-cidrs": "false",
+    }
+    assert "apiServer" not in kcp_spec["clusterConfiguration"]  # kube-apiserver has no --cloud-provider since v1.33
+
+
+def test_infra_outputs_take_precedence_over_the_config(host: PluginHost) -> None:
+    infra = InfraResult(outputs={"network_name": "prepared-net", "image": "global/images/capi-k8s-v1-33-1-20250101"})
+    objects = render(host, with_config(network={"name": "web"}, image=IMAGE), infra=infra)
+    assert one(objects, "GCPCluster")["spec"]["network"]["name"] == "prepared-net"
+    assert machine_spec(objects, "web-1-general")["image"] == "global/images/capi-k8s-v1-33-1-20250101"
+
+
+def test_a_block_in_defaults_is_merged_with_the_clusters_own(host: PluginHost) -> None:
+    text = fleet_text({"machineType": "e2-standard-8"})
+    fleet = yaml.safe_load(text)
+    fleet["defaults"]["gcp"] = {"project": PROJECT, "additionalLabels": {"team": "web"}}
+    cluster = parse_fleet(yaml.safe_dump(fleet), host).clusters[0]
+    config = cluster.provider_config
+    assert (config.project, config.machine_type, config.additional_labels) == (PROJECT, "e2-standard-8", {"team": "web"})
+
+
+# -- rules that need the cluster's settings -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "cluster", "fragment"),
+    [
+        (with_config(zones=["us-east1-b"]), {}, "gcp.zones[0] 'us-east1-b' is not in region 'europe-west1'"),
+        (BASE_CONFIG, {"region": "europe-west1-b"}, "is a zone; set region: europe-west1"),
+        (BASE_CONFIG, {"region": "eu-west-1"}, "is not a GCP region"),
+        (BASE_CONFIG, {"controlPlane": {"replicas": 3, "machineSize": "m6i.large"}}, "controlPlane.machineSize 'm6i.large' is not a GCE machine type"),
+        (
+            BASE_CONFIG,
+            {"workers": [{"name": "general", "replicas": 1, "machineSize": "Standard_D4s_v5"}]},
+            "workers[general].machineSize 'Standard_D4s_v5'",
+        ),
+        (
+            with_config(network={"subnets": [{"name": "nodes", "cidrBlock": "192.168.16.0/20"}]}),
+            {},
+            "overlaps network.pods 192.168.0.0/16",
+        ),
+    ],
+)
+def test_settings_that_contradict_the_cluster_fail_the_render(host: PluginHost, config: dict, cluster: dict, fragment: str) -> None:
+    with pytest.raises(ProviderError) as caught:
+        render(host, config, **cluster)
+    assert "cluster 'web-1'" in str(caught.value)
+    assert fragment in str(caught.value)
+
+
+# -- config validation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "fragment"),
+    [
+        ({"machineType": "n2-standard-2"}, "project", "required key is missing"),
+        (with_config(project="Acme-Prod"), "project", "is not a GCP project ID"),
+        (with_config(project="acme"), "project", "6-30 lower-case letters"),
+        (with_config(project="acme-prod-"), "project", "do not end with '-'"),
+        (with_config(project="123456789012"), "project", "looks like a project number"),
+        (with_config(network={"name": "Web_Net"}), "network.name", "is not a valid Google Cloud resource name"),
+        (with_config(network={"hostProject": "x"}), "network.hostProject", "is not a GCP project ID"),
+        (with_config(network={"autoCreateSubnetworks": False}), "network.autoCreateSubnetworks", "no subnets are listed"),
+        (
+            with_config(network={"subnets": [{"name": "nodes", "cidrBlock": "10.10.0.1/20"}]}),
+            "network.subnets[0].cidrBlock",
+            "is not an IPv4 CIDR block",
+        ),
+        (
+            with_config(network={"subnets": [{"name": "nodes", "cidrBlock": "10.10.0.0/20", "region": "europe-west1-b"}]}),
+            "network.subnets[0].region",
+            "its region is 'europe-west1'",
+        ),
+        (
+            with_config(network={"subnets": [{"name": "a", "cidrBlock": "10.10.0.0/16"}, {"name": "b", "cidrBlock": "10.10.8.0/24"}]}),
+            "network.subnets",
+            "entry 1 overlaps entry 0",
+        ),
+        (
+            with_config(network={"subnets": [{"name": "a", "cidrBlock": "10.10.0.0/24"}, {"name": "a", "cidrBlock": "10.11.0.0/24"}]}),
+            "network.subnets",
+            "repeats the name of entry 0",
+        ),
+        (with_config(network={"subnets": [{"name": "nodes"}]}), "network.subnets[0].cidrBlock", "required key is missing"),
+        (with_config(zones=["europe-west1"]), "zones", "is not a GCP zone"),
+        (with_config(zones=["europe-west1-b", "europe-west1-b"]), "zones", "listed twice"),
+        (with_config(zones=["europe-west1-b", "us-east1-c"]), "zones", "mixes zones of several regions"),
+        (with_config(loadBalancer={"type": "internal"}), "loadBalancer.type", "did you mean 'Internal'?"),
+        (with_config(loadBalancer={"internalAccess": "Global"}), "loadBalancer.internalAccess", "only applies to an internal load balancer"),
+        (with_config(loadBalancer={"type": "Internal"}), "loadBalancer", "needs network.subnets"),
+        (
+            with_config(network=PRIVATE_NETWORK, loadBalancer={"type": "Internal", "subnet": "web"}),
+            "loadBalancer",
+            "subnet is not one of network.subnets",
+        ),
+        (
+            with_config(network=PRIVATE_NETWORK, loadBalancer={"type": "Internal", "ipAddress": "10.20.0.5"}),
+            "loadBalancer",
+            "outside subnet 'nodes' (10.10.0.0/20)",
+        ),
+        (with_config(network=PRIVATE_NETWORK, loadBalancer={"type": "Internal", "ipAddress": "10.10.0"}), "loadBalancer.ipAddress", "is not an IPv4 address"),
+        (with_config(machineType="m6i.large"), "machineType", "is not a GCE machine type"),
+        (with_config(image="ubuntu-2404"), "image", "is not a GCE image reference"),
+        (with_config(rootDeviceSize=5), "rootDeviceSize", "must be at least 10"),
+        (with_config(rootDeviceType="pd-balance"), "rootDeviceType", "did you mean 'pd-balanced'?"),
+        (with_config(serviceAccount={"email": "capg-nodes"}), "serviceAccount.email", "is not a service account email"),
+        (with_config(serviceAccount={"email": SA_NODES, "scopes": ["cloud-platform"]}), "serviceAccount.scopes", "wants full URLs"),
+        (with_config(serviceAccount={"scopes": []}), "serviceAccount.email", "required key is missing"),
+        (with_config(additionalLabels={"Team": "web"}), "additionalLabels", "not a GCP label key"),
+        (with_config(additionalLabels={"team": "Web Team"}), "additionalLabels", "team: is not a GCP label value"),
+        (with_config(credentialsRef={"name": "CAPG_Creds"}), "credentialsRef.name", "is not a Kubernetes Secret name"),
+        (with_config(credentialsRef={"name": "capg", "namespace": "capg.system"}), "credentialsRef.namespace", "DNS-1123 label"),
+        (with_config(zones="europe-west1-b"), "zones", "must be a list"),
+    ],
+)
+def test_invalid_values_are_reported_at_their_path(host: PluginHost, config: dict, path: str, fragment: str) -> None:
+    problems = problems_of(host, config)
+    full_path = f"clusters[0].gcp.{path}"
+    assert full_path in problems, problems
+    assert fragment in problems[full_path]
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "suggestion"),
+    [
+        (with_config(machinetype="n2-standard-4"), "clusters[0].gcp", "did you mean 'machineType'?"),
+        (with_config(network={"autoCreateSubnetwork": True}), "clusters[0].gcp.network", "did you mean 'autoCreateSubnetworks'?"),
+        (with_config(loadBalancer={"internalAcess": "Global"}), "clusters[0].gcp.loadBalancer", "did you mean 'internalAccess'?"),
+        (with_config(credentialsRef={"nane": "capg"}), "clusters[0].gcp.credentialsRef", "did you mean 'name'?"),
+    ],
+)
+def test_unknown_keys_get_a_did_you_mean(host: PluginHost, config: dict, path: str, suggestion: str) -> None:
+    problems = problems_of(host, config)
+    assert path in problems, problems
+    assert "unknown key" in problems[path] and suggestion in problems[path]
+
+
+def test_a_minimal_block_is_enough(host: PluginHost) -> None:
+    cluster = parse_fleet(fleet_text(BASE_CONFIG), host).clusters[0]
+    config = cluster.provider_config
+    assert config.network.name == "default"
+    assert config.machine_type == "n2-standard-2"
+    assert config.load_balancer.type == "External"
+    assert config.credentials_ref is None
+
+
+def test_region_is_required(host: PluginHost) -> None:
+    fleet = yaml.safe_load(fleet_text())
+    del fleet["clusters"][0]["region"]
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(yaml.safe_dump(fleet), host)
+    assert "clusters[0].region" in [p.path for p in caught.value.problems]
+
+
+# -- agreement with CAPG's templates -----------------------------------------------------
+
+_TEMPLATE_VALUES = {
+    "CLUSTER_NAME": "web-1",
+    "CLUSTER_CLASS_NAME": "web-1",
+    "NAMESPACE": "prod",
+    "KUBERNETES_VERSION": "v1.33.1",
+    "GCP_PROJECT": PROJECT,
+    "GCP_REGION": REGION,
+    "GCP_NETWORK_NAME": "web",
+    "IMAGE_ID": IMAGE,
+    "CONTROL_PLANE_MACHINE_COUNT": "3",
+    "WORKER_MACHINE_COUNT": "2",
+    "GCP_CONTROL_PLANE_MACHINE_TYPE": "n2-standard-4",
+    "GCP_NODE_MACHINE_TYPE": "n2-standard-2",
+}
+_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[=-]([^}]*))?\}")
+# Our machine templates add the root disk type: CAPG's default, pd-standard, is too slow for etcd.
+_OUR_MACHINE_EXTRAS = {"rootDeviceType"}
+
+
+def load_reference(shared: Path, name: str) -> list[dict]:
+    path = shared / "reference" / "templates" / "capg" / name
+    if not path.is_file():
+        pytest.fail(f"CAPG reference template missing: {path}")
+
+    def substitute(match: re.Match) -> str:
+        variable, default = match.group(1), match.group(2)
+        if variable in _TEMPLATE_VALUES:
+            return _TEMPLATE_VALUES[variable]
+        return default if default is not None else "placeholder"
+
+    text = _VARIABLE.sub(substitute, path.read_text(encoding="utf-8"))
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def provider_kinds(objects: list[dict]) -> set[str]:
+    return {o["kind"] for o in objects if o["apiVersion"].startswith(CAPG_GROUP + "/")}
+
+
+def matching_config() -> dict[str, Any]:
+    """Our block for the values the reference template is filled with."""
+    return {"project": PROJECT, "network": {"name": "web"}, "image": IMAGE, "machineType": "n2-standard-2"}
+
+
+def test_classic_rendering_matches_capg_cluster_template(host: PluginHost, shared: Path) -> None:
+    reference = load_reference(shared, "cluster-template.yaml")
+    ours = render(host, matching_config(), controlPlane={"replicas": 3, "machineSize": "n2-standard-4"})
+
+    assert provider_kinds(ours) == provider_kinds(reference) == {"GCPCluster", "GCPMachineTemplate"}
+    (ref_cluster,), (our_cluster,) = by_kind(reference, "GCPCluster"), by_kind(ours, "GCPCluster")
+    assert our_cluster["apiVersion"] == ref_cluster["apiVersion"]
+    assert our_cluster["spec"] == ref_cluster["spec"]
+
+    # Machine templates: same machine type and image for the control plane and the workers.
+    ref_machines = {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in by_kind(reference, "GCPMachineTemplate")}
+    our_machines = {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in by_kind(ours, "GCPMachineTemplate")}
+    pairs = [("web-1-control-plane", "web-1-control-plane"), ("web-1-md-0", "web-1-general")]
+    for ref_name, our_name in pairs:
+        ref_machine, our_machine = ref_machines[ref_name], our_machines[our_name]
+        assert set(our_machine) - set(ref_machine) == _OUR_MACHINE_EXTRAS
+        assert {k: v for k, v in our_machine.items() if k in ref_machine} == ref_machine
+
+    # kubeadm: same node name and controller-manager settings; the cloud provider
+    # is external (the in-tree 'gce' of the template is gone since Kubernetes v1.31).
+    ref_kcp = by_kind(reference, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    our_kcp = by_kind(ours, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    ref_worker = by_kind(reference, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
+    our_worker = by_kind(ours, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
+    registrations = [
+        (ref_kcp["initConfiguration"]["nodeRegistration"], our_kcp["initConfiguration"]["nodeRegistration"]),
+        (ref_kcp["joinConfiguration"]["nodeRegistration"], our_kcp["joinConfiguration"]["nodeRegistration"]),
+        (ref_worker, our_worker),
+    ]
+    for ref_registration, our_registration in registrations:
+        assert our_registration["name"] == ref_registration["name"]
+        ref_kubelet, our_kubelet = as_dict(ref_registration["kubeletExtraArgs"]), as_dict(our_registration["kubeletExtraArgs"])
+        assert (ref_kubelet["cloud-provider"], our_kubelet["cloud-provider"]) == ("gce", "external")
+    ref_cm = as_dict(ref_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"])
+    our_cm = as_dict(our_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"])
+    assert our_cm["allocate-node-cidrs"] == ref_cm["allocate-node-cidrs"]
+    assert (ref_cm["cloud-provider"], our_cm["cloud-provider"]) == ("gce", "external")
+
+    # Core objects point at the provider objects the same way (v1beta1 apiVersion vs v1beta2 apiGroup).
+    ref_capi = by_kind(reference, "Cluster")[0]["spec"]["infrastructureRef"]
+    our_capi = by_kind(ours, "Cluster")[0]["spec"]["infrastructureRef"]
+    assert (our_capi["apiGroup"], our_capi["kind"]) == (ref_capi["apiVersion"].rpartition("/")[0], ref_capi["kind"])
+
+
+def test_clusterclass_rendering_matches_capg_clusterclass_template(host: PluginHost, shared: Path) -> None:
+    reference = load_reference(shared, "cluster-template-clusterclass.yaml")
+    ours = render(host, matching_config(), mode="clusterclass")
+
+    assert provider_kinds(ours) == provider_kinds(reference) == {"GCPClusterTemplate", "GCPMachineTemplate"}
+    (ref_template,), (our_template,) = by_kind(reference, "GCPClusterTemplate"), by_kind(ours, "GCPClusterTemplate")
+    assert our_template["apiVersion"] == ref_template["apiVersion"]
+    assert our_template["spec"] == ref_template["spec"]
+
+    ref_class = by_kind(reference, "ClusterClass")[0]["spec"]
+    our_class = by_kind(ours, "ClusterClass")[0]["spec"]
+    assert our_class["infrastructure"]["templateRef"]["kind"] == ref_class["infrastructure"]["ref"]["kind"]
+    assert (
+        our_class["controlPlane"]["machineInfrastructure"]["templateRef"]["kind"]
+        == ref_class["controlPlane"]["machineInfrastructure"]["ref"]["kind"]
+    )
+    ref_worker_kind = ref_class["workers"]["machineDeployments"][0]["template"]["infrastructure"]["ref"]["kind"]
+    assert {w["infrastructure"]["templateRef"]["kind"] for w in our_class["workers"]["machineDeployments"]} == {ref_worker_kind}
