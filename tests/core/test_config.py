@@ -48,14 +48,14 @@ def test_layers_merge_defaults_environment_cluster(host):
           addons: {metrics_server: true, cert_manager: true}
           workers:
             - {name: general, replicas: 2, machineSize: m, labels: {tier: base}}
-          fake: {size: large, zone: a}
+          fake: {size: large, zone: r1-a}
         environments:
           prod:
             kubernetesVersion: v1.32.5
             addons: {cert_manager: false}
             workers:
               - {name: general, minReplicas: 3, maxReplicas: 9}
-            fake: {zone: b}
+            fake: {zone: r1-b}
         clusters:
           - name: prod-1
             environment: prod
@@ -77,7 +77,7 @@ def test_layers_merge_defaults_environment_cluster(host):
     assert general.autoscaled and general.machine_size == "m"
     assert general.labels == {"disk": "ssd", "tier": "base"}
     assert (gpu.name, gpu.replicas) == ("gpu", 1)
-    assert (cluster.provider_config.size, cluster.provider_config.zone, cluster.provider_config.image_name) == ("large", "b", "flatcar")
+    assert (cluster.provider_config.size, cluster.provider_config.zone, cluster.provider_config.image_name) == ("large", "r1-b", "flatcar")
     sources = {s.path: s.source for s in loaded.provenance["prod-1"]}
     assert sources["kubernetesVersion"] == "environments.prod"
     assert sources["controlPlane.replicas"] == "built-in (prod)"

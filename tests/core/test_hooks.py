@@ -2,6 +2,8 @@
 every hook in hookspecs.py has a test_hook_<name> somewhere in tests/)."""
 
 
+import pytest
+
 from dokaseca import hookimpl
 from dokaseca.gitops import cluster_metadata
 from dokaseca.models import BootstrapResult, CheckResult, GitOpsMetadata, InfraResult
@@ -115,9 +117,25 @@ def test_every_hook_has_a_test_and_documentation():
     tests = "\n".join(p.read_text() for p in (root / "tests").rglob("test_*.py"))
     docs = (root / "docs" / "hooks.md").read_text()
     specs = [name for name, obj in vars(hookspecs).items() if callable(obj) and hasattr(obj, "dokaseca_spec")]
-    assert len(specs) == 7
+    assert len(specs) == 8
     for name in specs:
         assert f"def test_hook_{name}" in tests, f"no test_hook_{name}"
         assert re.search(rf"^## `{name}\(", docs, re.M), f"docs/hooks.md has no section for {name}"
         for argument in inspect.signature(getattr(hookspecs, name)).parameters:
             assert f"`{argument}`" in docs.split(f"## `{name}(", 1)[1].split("\n## ", 1)[0], f"{name}: argument {argument} undocumented"
+
+
+def test_hook_check_cluster_problems_are_reported_at_the_cluster_path():
+    from dokaseca.config import parse_fleet
+    from dokaseca.errors import FleetError
+
+    host = load_plugins(autoload=False, extra=[("fake", fake_provider)])
+    import yaml
+
+    data = yaml.safe_load(BASE_FLEET)
+    data["clusters"][0].update(region="eu", fake={"zone": "us-1"})
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(yaml.safe_dump(data), host)
+    assert [(p.path, p.value) for p in caught.value.problems] == [("clusters[0].fake.zone", "us-1")]
+    data["clusters"][0]["fake"]["zone"] = "eu-1"
+    assert parse_fleet(yaml.safe_dump(data), host).clusters[0].provider_config.zone == "eu-1"

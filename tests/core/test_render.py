@@ -41,7 +41,7 @@ def assert_capi_objects_valid(objects):
 def test_classic_kubeadm_objects_are_wired_and_valid(host):
     cluster = cluster_from(
         host,
-        workers=[{"name": "general", "replicas": 2}, {"name": "batch", "minReplicas": 1, "maxReplicas": 4, "labels": {"b": "1", "a": "2"}, "taints": [{"key": "batch", "effect": "NoExecute"}]}],
+        workers=[{"name": "general", "replicas": 2}, {"name": "batch", "minReplicas": 1, "maxReplicas": 4, "failureDomain": "zone-b", "labels": {"b": "1", "a": "2"}, "taints": [{"key": "batch", "effect": "NoExecute"}]}],
     )
     objects = render_cluster(host, cluster).objects
     kinds = by_kind(objects)
@@ -59,6 +59,7 @@ def test_classic_kubeadm_objects_are_wired_and_valid(host):
         "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "4",
     }
     assert batch["spec"]["template"]["spec"]["bootstrap"]["configRef"]["name"] == "dev-1-batch"
+    assert batch["spec"]["template"]["spec"]["failureDomain"] == "zone-b"
     batch_config = next(o for o in kinds["KubeadmConfigTemplate"] if o["metadata"]["name"] == "dev-1-batch")
     registration = batch_config["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
     assert {"name": "node-labels", "value": "a=2,b=1"} in registration["kubeletExtraArgs"]

@@ -34,6 +34,18 @@ def register_providers(register):
 
 
 @hookimpl
+def check_cluster(cluster, provider):
+    if provider.name != "fake":
+        return None
+    zone = cluster.provider_config.zone
+    if zone and cluster.region and not zone.startswith(cluster.region):
+        from dokaseca.errors import Problem
+
+        return [Problem(path="fake.zone", message=f"is not in region {cluster.region!r}", value=zone)]
+    return []
+
+
+@hookimpl
 def render_provider_manifests(cluster, provider, infra: InfraResult):
     if provider.name != "fake":
         return None

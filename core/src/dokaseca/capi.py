@@ -183,6 +183,8 @@ def _machine_deployment(cluster: ClusterSpec, pool: WorkerPool, machine_template
             "infrastructureRef": contract_ref(machine_template),
         },
     }
+    if pool.failure_domain:
+        spec["template"]["spec"]["failureDomain"] = pool.failure_domain
     return k8s_object(
         CAPI_VERSION, "MachineDeployment", name, cluster.namespace, annotations=_autoscaler_annotations(pool), spec=spec
     )
@@ -239,6 +241,8 @@ def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dic
             worker_class["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "40%"}}}
         classes.append(worker_class)
         topology_pool: dict[str, Any] = {"class": pool.name, "name": pool.name}
+        if pool.failure_domain:
+            topology_pool["failureDomain"] = pool.failure_domain
         annotations = _autoscaler_annotations(pool)
         if annotations:
             topology_pool["metadata"] = {"annotations": annotations}

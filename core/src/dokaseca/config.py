@@ -37,14 +37,23 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def yaml_key(attribute: attrs.Attribute) -> str:
+    """The key a field is written under: camelCase of its name, or
+    ``attrs.field(metadata={"key": "numCPUs"})`` where camelCase cannot say it."""
+    return attribute.metadata.get("key") or camel(attribute.name)
+
+
+def _renames(cls: type) -> dict[str, Any]:
+    return {a.name: override(rename=yaml_key(a)) for a in attrs.fields(cls) if yaml_key(a) != a.name}
+
+
 def make_converter() -> cattrs.Converter:
     """One converter for the fleet models and every provider's config class:
     camelCase keys, unknown keys rejected, all errors collected."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 
     def structure_factory(cls: type) -> Any:
-        renames = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls) if camel(a.name) != a.name}
-        inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames)
+        inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **_renames(cls))
 
         def structure(value: Any, type_: Any) -> Any:
             if not isinstance(value, dict):
@@ -54,8 +63,7 @@ def make_converter() -> cattrs.Converter:
         return structure
 
     def unstructure_factory(cls: type) -> Any:
-        renames = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls) if camel(a.name) != a.name}
-        return make_dict_unstructure_fn(cls, converter, **renames)
+        return make_dict_unstructure_fn(cls, converter, **_renames(cls))
 
     converter.register_structure_hook_factory(attrs.has, structure_factory)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
@@ -388,6 +396,8 @@ class _FleetLoader:
             provider_config=config,
             gitops=fleet_file.gitops,
         )
+        for answer in self.host.hook.check_cluster(cluster=spec, provider=provider):
+            self.problems.extend(attrs.evolve(problem, path=_join(path, problem.path)) for problem in answer or ())
         settings = merged.settings + tuple(
             layering.Setting(path=f"{provider.name}.{key}", value=value, source=block_sources[key])
             for key, value in layering.flatten(block).items()
@@ -424,7 +434,7 @@ def _walk(obj: Any, path: str) -> Iterator[tuple[str, Any, attrs.Attribute, Any]
     if attrs.has(type(obj)):
         for attribute in attrs.fields(type(obj)):
             value = getattr(obj, attribute.name)
-            child = _join(path, camel(attribute.name))
+            child = _join(path, yaml_key(attribute))
             yield child, obj, attribute, value
             yield from _walk(value, child)
     elif isinstance(obj, (list, tuple)):
@@ -455,7 +465,7 @@ def _cattrs_problems(exc: BaseException, base: str, cls: type) -> list[Problem]:
 
     def describe(error: BaseException, type_: Any) -> str:
         if isinstance(error, ForbiddenExtraKeysError):
-            allowed = [camel(a.name) for a in attrs.fields(error.cl)] if attrs.has(error.cl) else []
+            allowed = [yaml_key(a) for a in attrs.fields(error.cl)] if attrs.has(error.cl) else []
             keys = sorted(map(str, error.extra_fields))
             hints = [f"{k!r} ({did_you_mean(k, allowed)})" for k in keys]
             return "unknown key(s) " + ", ".join(hints)
@@ -474,7 +484,7 @@ def _cattrs_problems(exc: BaseException, base: str, cls: type) -> list[Problem]:
         message, _, where = line.rpartition(" @ ")
         where = _PATH_INDEX.sub(lambda m: "." + (m.group(1) or m.group(2) or ""), where)
         where = where.removeprefix("$").lstrip(".")
-        where = ".".join(camel(part) if not part.startswith("[") else part for part in _split_path(where))
+        where = _yaml_path(cls, where)
         path = _join(base, where) if where else base
         if is_sensitive(path) and "(got " in message:
             message = "has an invalid value (not shown: the key looks like it holds a secret)"
@@ -482,8 +492,36 @@ def _cattrs_problems(exc: BaseException, base: str, cls: type) -> list[Problem]:
     return problems
 
 
-def _split_path(path: str) -> list[str]:
-    return [p for p in re.split(r"\.", path) if p]
+def _yaml_path(cls: Any, where: str) -> str:
+    """cattrs names attributes (``num_cpus``); users wrote keys (``numCPUs``)."""
+    out, type_ = [], cls
+    for segment in (p for p in where.split(".") if p):
+        name, bracket, rest = segment.partition("[")
+        type_ = _unwrap_optional(type_)
+        if attrs.has(type_) and name in attrs.fields_dict(type_):
+            field = attrs.fields_dict(type_)[name]
+            out.append(yaml_key(field) + bracket + rest)
+            type_ = field.type
+        else:
+            out.append(segment)
+            type_ = _item_type(type_) if _is_mapping_type(type_) else None
+        for _ in range((bracket + rest).count("[")):
+            type_ = _item_type(_unwrap_optional(type_))
+    return ".".join(out)
+
+
+def _unwrap_optional(type_: Any) -> Any:
+    args = [a for a in getattr(type_, "__args__", ()) if a is not type(None)]
+    return args[0] if type(None) in getattr(type_, "__args__", ()) and len(args) == 1 else type_
+
+
+def _is_mapping_type(type_: Any) -> bool:
+    return getattr(_unwrap_optional(type_), "__origin__", None) in (dict, Mapping)
+
+
+def _item_type(type_: Any) -> Any:
+    args = getattr(type_, "__args__", ())
+    return args[-1] if args and args[-1] is not Ellipsis else (args[0] if args else None)
 
 
 def _type_name(type_: Any) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pluggy
 
 if TYPE_CHECKING:
+    from dokaseca.errors import Problem
     from dokaseca.models import (
         BootstrapResult,
         CheckResult,
@@ -54,6 +55,30 @@ def register_providers(register: Callable[[ProviderInfo], None]) -> None:
 
     Must not import the provider's SDK (``ProviderInfo.sdk_modules`` names it
     so the core can check for it without importing it).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def check_cluster(cluster: ClusterSpec, provider: ProviderInfo) -> list[Problem] | None:
+    """Check a cluster's provider settings against the rest of the cluster.
+
+    Called for every plugin while a fleet file is loaded, once per cluster,
+    after the layers are merged and the provider block has passed its own
+    attrs validators. Use it for rules that need both: zones inside the
+    cluster's region, a node subnet that must not overlap the pod range, a
+    machine size that is not one of the provider's. The problems are
+    reported with every other fleet-file problem (exit code 2).
+
+    :param cluster: the cluster's effective settings.
+    :param provider: the provider registration the cluster uses; return
+        None or ``[]`` when it is not yours.
+    :returns: a list of :class:`~dokaseca.errors.Problem` whose ``path`` is
+        relative to the cluster entry (``gcp.zones[1]``,
+        ``workers.general.machineSize``); the core prefixes ``clusters[i].``.
+
+    Must be pure: no network, no SDK import.
 
     .. versionadded:: 0.1
     """

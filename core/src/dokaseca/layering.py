@@ -122,6 +122,7 @@ def merge(layers: Iterable[tuple[str, Optional[Blueprint]]]) -> Merged:
             put(f"{base}.minReplicas", pool.min_replicas, source)
             put(f"{base}.maxReplicas", pool.max_replicas, source)
             put(f"{base}.machineSize", pool.machine_size, source)
+            put(f"{base}.failureDomain", pool.failure_domain, source)
             for key, value in sorted((pool.labels or {}).items()):
                 put(f"{base}.labels.{key}", value, source)
             put(f"{base}.taints", pool.taints, source)
@@ -251,6 +252,7 @@ def to_cluster_spec(
             min_replicas=values.get(base + "minReplicas"),
             max_replicas=values.get(base + "maxReplicas"),
             machine_size=values.get(base + "machineSize"),
+            failure_domain=values.get(base + "failureDomain"),
             labels=dict(sorted(labels.items())),
             taints=tuple(values.get(base + "taints") or ()),
         )

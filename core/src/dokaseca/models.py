@@ -42,6 +42,7 @@ class WorkerPoolLayer:
     min_replicas: Optional[int] = attrs.field(default=None, validator=v.non_negative)
     max_replicas: Optional[int] = attrs.field(default=None, validator=v.positive)
     machine_size: Optional[str] = None
+    failure_domain: Optional[str] = None
     labels: Optional[dict[str, str]] = None
     taints: Optional[tuple[Taint, ...]] = None
 
@@ -139,6 +140,7 @@ class WorkerPool:
     min_replicas: Optional[int] = None
     max_replicas: Optional[int] = None
     machine_size: Optional[str] = None
+    failure_domain: Optional[str] = None
     labels: Mapping[str, str] = attrs.field(factory=dict)
     taints: tuple[Taint, ...] = ()
 

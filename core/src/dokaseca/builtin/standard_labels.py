@@ -20,7 +20,11 @@ def modify_manifests(cluster: ClusterSpec, manifests: list[dict[str, Any]]) -> N
         ENVIRONMENT_LABEL: cluster.environment,
         CLUSTER_NAME_LABEL: cluster.name,
     }
+    shared = {key: stamp[key] for key in (MANAGED_BY_LABEL, FLEET_LABEL)}
     for obj in manifests:
         metadata = obj.setdefault("metadata", {})
+        # Cluster-scoped objects (identities) are shared by the clusters that
+        # reference them: a per-cluster label would flip with every apply.
+        labels = stamp if metadata.get("namespace") else shared
         # Labels a provider or the user set explicitly win over the stamp.
-        metadata["labels"] = {**stamp, **metadata.get("labels", {})}
+        metadata["labels"] = {**labels, **metadata.get("labels", {})}

@@ -1,0 +1,232 @@
+"""The ``vsphere:`` block of a cluster (or of ``defaults:`` / an environment).
+
+Machine shape fields are spelt as in CAPV (``numCPUs``, ``memoryMiB``,
+``diskGiB``), so the Python names carry the capitals the camelCase mapping
+needs (``num_CPUs`` is written ``numCPUs``).
+"""
+
+import ipaddress
+import re
+from typing import Any, Optional
+
+import attrs
+from dokaseca.validators import InvalidValue, one_of
+
+DEFAULT_KUBE_VIP_VERSION = "v1.0.4"
+CLONE_MODES = ("fullClone", "linkedClone")
+IDENTITY_KINDS = ("Secret", "VSphereClusterIdentity")
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*$")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HEX_PAIRS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$")
+_THUMBPRINT_BYTES = {20: "SHA-1", 32: "SHA-256"}
+_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+_SSH_KEY_MAX_LENGTH = 2048  # CABPK's limit per key
+
+# CAPV v1beta2 refuses fewer than 2 vCPUs; vSphere wants memory in 4 MiB steps;
+# below 2 GiB kubeadm's preflight fails on control-plane nodes and a worker
+# has no room left for pods.
+MIN_CPUS = 2
+MIN_MEMORY_MIB = 2048
+MEMORY_STEP_MIB = 4
+
+
+# -- field validators -------------------------------------------------------------
+
+
+def _server(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if "://" in value or "/" in value:
+        raise InvalidValue(
+            "is a URL, not a host name",
+            value,
+            "write only the vCenter host name or IP, e.g. 'vcenter.example.com'; CAPV adds https:// and /sdk itself",
+        )
+    try:
+        ipaddress.ip_address(value)
+        return
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(value):
+        raise InvalidValue(
+            "is not a host name or IP address", value, "write the vCenter's name as in its certificate, e.g. 'vcenter.example.com'"
+        )
+
+
+def _thumbprint(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is None:
+        return
+    how = "print it with `openssl s_client -connect <server>:443 </dev/null | openssl x509 -noout -fingerprint -sha1` (or -sha256)"
+    if not _HEX_PAIRS.match(value):
+        raise InvalidValue("is not a colon-separated hex thumbprint", value, "it looks like 'AB:CD:...'; " + how)
+    size = len(value.split(":"))
+    if size not in _THUMBPRINT_BYTES:
+        raise InvalidValue(f"has {size} bytes; a SHA-1 thumbprint has 20 and a SHA-256 one 32", value, how)
+
+
+def _ip_address(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise InvalidValue(
+            "is not an IP address",
+            value,
+            "give the virtual IP kube-vip announces for the API server: a free address on the machines' network, e.g. '10.0.0.10'",
+        ) from None
+
+
+def _not_empty(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is not None and not value.strip():
+        raise InvalidValue("must not be empty", value, "omit the key to let vCenter pick its default")
+
+
+def _kube_vip_version(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not _VERSION.match(value):
+        raise InvalidValue("is not a kube-vip release tag", value, f"write it as vMAJOR.MINOR.PATCH, e.g. '{DEFAULT_KUBE_VIP_VERSION}'")
+
+
+def _num_cpus(instance: Any, attribute: attrs.Attribute, value: Optional[int]) -> None:
+    if value is not None and value < MIN_CPUS:
+        raise InvalidValue(f"must be at least {MIN_CPUS}", value, "CAPV and kubeadm need two vCPUs per machine")
+
+
+def _memory_mib(instance: Any, attribute: attrs.Attribute, value: Optional[int]) -> None:
+    if value is None:
+        return
+    if value < MIN_MEMORY_MIB:
+        raise InvalidValue(f"must be at least {MIN_MEMORY_MIB}", value, "memory is in MiB: 8 GiB is 8192")
+    if value % MEMORY_STEP_MIB:
+        rounded = value + MEMORY_STEP_MIB - value % MEMORY_STEP_MIB
+        raise InvalidValue(f"is not a multiple of {MEMORY_STEP_MIB}", value, f"vSphere sizes memory in 4 MiB steps, e.g. {rounded}")
+
+
+def _disk_gib(instance: Any, attribute: attrs.Attribute, value: Optional[int]) -> None:
+    if value is not None and value < 1:
+        raise InvalidValue("must be at least 1", value, "disk size is in GiB and cannot be smaller than the VM template's disk")
+
+
+def _ssh_authorized_keys(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    for index, key in enumerate(value):
+        if "PRIVATE KEY" in key:
+            # Never echo it back: the message may end up in CI logs.
+            raise InvalidValue(
+                f"entry {index} is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one"
+            )
+        parts = key.split()
+        if len(parts) < 2 or parts[0] not in _SSH_KEY_TYPES:
+            raise InvalidValue(
+                f"entry {index} is not an OpenSSH public key", key, "paste one line of a .pub file, e.g. 'ssh-ed25519 AAAAC3... user@host'"
+            )
+        if len(key) > _SSH_KEY_MAX_LENGTH:
+            raise InvalidValue(f"entry {index} is longer than {_SSH_KEY_MAX_LENGTH} characters", key[:40] + "...", "use an ed25519 key")
+
+
+def _size_names(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
+    for name in value:
+        if not _DNS_LABEL.match(name):
+            # The name is what pools write as machineSize; keep it simple to type.
+            raise InvalidValue("has a size name that is not a DNS-1123 label", name, "use lower-case letters, digits and '-', e.g. 'large'")
+
+
+# -- identity -------------------------------------------------------------------
+
+
+def _identity_name(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is None:
+        if instance.kind == "VSphereClusterIdentity":
+            raise InvalidValue(
+                "is required when kind is 'VSphereClusterIdentity'",
+                value,
+                "name the cluster-wide identity, e.g. 'vcenter-prod'; clusters that share vCenter credentials share it",
+            )
+        return
+    if not _DNS_SUBDOMAIN.match(value):
+        raise InvalidValue("is not a valid object name", value, "use lower-case letters, digits, '-' and '.'")
+
+
+def _secret_name(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is None:
+        return
+    if instance.kind != "VSphereClusterIdentity":
+        raise InvalidValue(
+            "is only used with kind 'VSphereClusterIdentity'",
+            value,
+            "with kind 'Secret' the Secret is identity.name itself; set kind: VSphereClusterIdentity or remove secretName",
+        )
+    if not _DNS_SUBDOMAIN.match(value):
+        raise InvalidValue("is not a valid Secret name", value, "use lower-case letters, digits, '-' and '.'")
+
+
+def _allowed_namespaces(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    if value and instance.kind != "VSphereClusterIdentity":
+        raise InvalidValue(
+            "is only used with kind 'VSphereClusterIdentity'",
+            list(value),
+            "a Secret identity is only usable from its own namespace; set kind: VSphereClusterIdentity or remove allowedNamespaces",
+        )
+    for index, namespace in enumerate(value):
+        if not _DNS_LABEL.match(namespace):
+            raise InvalidValue(f"entry {index} is not a namespace name", namespace, "namespaces are DNS-1123 labels")
+
+
+@attrs.frozen(kw_only=True)
+class VSphereIdentity:
+    """Which vCenter credentials CAPV uses for the cluster; never the credentials themselves.
+
+    ``Secret`` (the default, as CAPV's template): a Secret with ``username`` and
+    ``password`` in the cluster's namespace, named ``name`` (default: the
+    cluster's name). CAPV takes ownership of it and deletes it with the cluster.
+    ``VSphereClusterIdentity``: a cluster-wide identity ``name`` whose Secret
+    ``secretName`` (default: ``name``) lives in CAPV's own namespace, usable from
+    ``allowedNamespaces`` (default: every namespace).
+    """
+
+    kind: str = attrs.field(default="Secret", validator=one_of(*IDENTITY_KINDS))
+    name: Optional[str] = attrs.field(default=None, validator=_identity_name)
+    secret_name: Optional[str] = attrs.field(default=None, validator=_secret_name)
+    allowed_namespaces: tuple[str, ...] = attrs.field(default=(), validator=_allowed_namespaces)
+
+
+# -- machine sizes ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class VSphereMachineSize:
+    """A named machine shape; a field left out comes from the block's defaults."""
+
+    num_CPUs: Optional[int] = attrs.field(default=None, validator=_num_cpus)
+    memory_MiB: Optional[int] = attrs.field(default=None, validator=_memory_mib)
+    disk_GiB: Optional[int] = attrs.field(default=None, validator=_disk_gib)
+
+
+@attrs.frozen(kw_only=True)
+class VSphereConfig:
+    server: str = attrs.field(validator=_server)
+    thumbprint: Optional[str] = attrs.field(default=None, validator=_thumbprint)
+    control_plane_endpoint: str = attrs.field(validator=_ip_address)
+    template: str = attrs.field(validator=_not_empty)
+    network: str = attrs.field(validator=_not_empty)
+    datacenter: Optional[str] = attrs.field(default=None, validator=_not_empty)
+    datastore: Optional[str] = attrs.field(default=None, validator=_not_empty)
+    resource_pool: Optional[str] = attrs.field(default=None, validator=_not_empty)
+    folder: Optional[str] = attrs.field(default=None, validator=_not_empty)
+    storage_policy: Optional[str] = attrs.field(default=None, validator=_not_empty)
+    # Full clones by default: only they grow the disk to diskGiB; a linked
+    # clone keeps the VM template's disk size whatever diskGiB says.
+    clone_mode: str = attrs.field(default="fullClone", validator=one_of(*CLONE_MODES))
+    kube_vip_version: str = attrs.field(default=DEFAULT_KUBE_VIP_VERSION, validator=_kube_vip_version)
+    num_CPUs: int = attrs.field(default=2, validator=_num_cpus)
+    memory_MiB: int = attrs.field(default=8192, validator=_memory_mib)
+    disk_GiB: int = attrs.field(default=25, validator=_disk_gib)
+    sizes: dict[str, VSphereMachineSize] = attrs.field(factory=dict, validator=_size_names)
+    ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=_ssh_authorized_keys)
+    identity: VSphereIdentity = VSphereIdentity()

@@ -1,0 +1,285 @@
+"""CAPV objects for one cluster: pure functions of the cluster's settings.
+
+CAPV v1.16 serves v1beta1 and v1beta2 and stores v1beta2, so that is what we
+render. The API server VIP is served by kube-vip as a static pod on the
+control-plane nodes, as in CAPV's cluster templates.
+
+``infra.outputs`` (filled by ``prepare`` later) wins over the fleet file for
+``control_plane_endpoint``, ``thumbprint``, ``template``, ``datacenter``,
+``datastore``, ``folder``, ``resource_pool``, ``network`` and ``storage_policy``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Optional
+
+from dokaseca.errors import ProviderError
+from dokaseca.manifests import dump_all, k8s_object
+from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
+
+from dokaseca_vsphere.config import VSphereConfig
+
+CAPV_VERSION = "infrastructure.cluster.x-k8s.io/v1beta2"
+API_SERVER_PORT = 6443
+
+# The VM's name, which CAPV hands to cloud-init as the hostname; the node
+# registers under it, so Machine, VM and Node share one name.
+NODE_NAME = "{{ local_hostname }}"
+SSH_USER = "capv"  # as in CAPV's templates
+
+KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip"
+KUBE_VIP_MANIFEST = "/etc/kubernetes/manifests/kube-vip.yaml"
+KUBE_VIP_HOSTS = "/etc/kube-vip.hosts"
+KUBE_VIP_PREPARE = "/etc/pre-kubeadm-commands/50-kube-vip-prepare.sh"
+ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
+SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
+
+# Every node: make the VM's hostname its own and resolvable without DNS, so
+# kubelet registers and reaches itself under the name CAPV gave the VM.
+HOSTNAME_COMMANDS = (
+    'hostnamectl set-hostname "{{ ds.meta_data.hostname }}"',
+    'echo "::1         ipv6-localhost ipv6-loopback localhost6 localhost6.localdomain6" >/etc/hosts',
+    (
+        'echo "127.0.0.1   {{ ds.meta_data.hostname }} {{ local_hostname }} '
+        'localhost localhost.localdomain localhost4 localhost4.localdomain4" >>/etc/hosts'
+    ),
+)
+
+
+class UnknownMachineSize(ProviderError, ValueError):
+    """A pool asks for a machineSize the ``vsphere.sizes`` map does not define."""
+
+
+def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
+    config: VSphereConfig = cluster.provider_config
+    endpoint = _value(infra, config, "control_plane_endpoint")
+    cluster_spec = _cluster_spec(cluster, config, infra, endpoint)
+    if cluster.mode == "clusterclass":
+        infra_cluster = k8s_object(
+            CAPV_VERSION, "VSphereClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": cluster_spec}}
+        )
+    else:
+        infra_cluster = k8s_object(CAPV_VERSION, "VSphereCluster", cluster.name, cluster.namespace, spec=cluster_spec)
+    control_plane = _machine_template(
+        cluster, infra, f"{cluster.name}-control-plane", cluster.control_plane.machine_size, "the control plane"
+    )
+    workers = {
+        pool.name: _machine_template(cluster, infra, f"{cluster.name}-{pool.name}", pool.machine_size, f"worker pool {pool.name!r}")
+        for pool in cluster.workers
+    }
+    return ProviderManifests(
+        infrastructure_cluster=infra_cluster,
+        control_plane_machine_template=control_plane,
+        worker_machine_templates=workers,
+        extra=tuple(_identity(config)),
+        kubeadm=KubeadmSettings(
+            kubelet_args={"cloud-provider": "external"},
+            controller_manager_args={"cloud-provider": "external"},
+            node_name=NODE_NAME,
+            control_plane_files=_kube_vip_files(config, endpoint),
+            pre_kubeadm_commands=HOSTNAME_COMMANDS,
+            control_plane_pre_kubeadm_commands=(KUBE_VIP_PREPARE,),
+            control_plane_post_kubeadm_commands=(_kube_vip_back_to_admin_conf(),),
+            users=_users(config),
+        ),
+    )
+
+
+def _value(infra: InfraResult, config: VSphereConfig, name: str) -> Any:
+    return infra.outputs.get(name) or getattr(config, name)
+
+
+def _thumbprint(infra: InfraResult, config: VSphereConfig) -> Optional[str]:
+    # govmomi compares thumbprints with its own upper-case rendering, byte for byte.
+    thumbprint = _value(infra, config, "thumbprint")
+    return thumbprint.upper() if thumbprint else None
+
+
+def _cluster_spec(cluster: ClusterSpec, config: VSphereConfig, infra: InfraResult, endpoint: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "server": config.server,
+        "controlPlaneEndpoint": {"host": endpoint, "port": API_SERVER_PORT},
+        "identityRef": _identity_ref(cluster, config),
+    }
+    thumbprint = _thumbprint(infra, config)
+    if thumbprint:
+        spec["thumbprint"] = thumbprint
+    return spec
+
+
+# -- machines ---------------------------------------------------------------------
+
+
+def machine_shape(cluster: ClusterSpec, size_name: Optional[str], where: str) -> tuple[int, int, int]:
+    """``(numCPUs, memoryMiB, diskGiB)`` of a named size, the block's defaults filling its gaps."""
+    config: VSphereConfig = cluster.provider_config
+    if size_name is None:
+        return config.num_CPUs, config.memory_MiB, config.disk_GiB
+    size = config.sizes.get(size_name)
+    if size is None:
+        known = ", ".join(repr(name) for name in sorted(config.sizes)) or "none defined"
+        raise UnknownMachineSize(
+            f"cluster {cluster.name!r}: {where} has machineSize {size_name!r}, which vsphere.sizes does not define "
+            f"(known sizes: {known}); add it under vsphere.sizes as {{numCPUs, memoryMiB, diskGiB}}, "
+            "or remove machineSize to use the block's numCPUs/memoryMiB/diskGiB"
+        )
+    return (
+        config.num_CPUs if size.num_CPUs is None else size.num_CPUs,
+        config.memory_MiB if size.memory_MiB is None else size.memory_MiB,
+        config.disk_GiB if size.disk_GiB is None else size.disk_GiB,
+    )
+
+
+def _machine_template(cluster: ClusterSpec, infra: InfraResult, name: str, size_name: Optional[str], where: str) -> dict[str, Any]:
+    config: VSphereConfig = cluster.provider_config
+    num_cpus, memory_mib, disk_gib = machine_shape(cluster, size_name, where)
+    machine: dict[str, Any] = {"server": config.server}
+    # Unset placement fields let vCenter use its defaults (CRD: empty strings are invalid).
+    for key, field in (("datacenter", "datacenter"), ("datastore", "datastore"), ("folder", "folder"), ("resourcePool", "resource_pool")):
+        value = _value(infra, config, field)
+        if value:
+            machine[key] = value
+    storage_policy = _value(infra, config, "storage_policy")
+    if storage_policy:
+        machine["storagePolicyName"] = storage_policy
+    machine.update(
+        {
+            "template": _value(infra, config, "template"),
+            "cloneMode": config.clone_mode,
+            "numCPUs": num_cpus,
+            "memoryMiB": memory_mib,
+            "diskGiB": disk_gib,
+            "network": {"devices": [{"networkName": _value(infra, config, "network"), "dhcp4": True, "dhcp6": False}]},
+            "os": "Linux",
+            # Ask the guest to shut down (VMware Tools), power off if it does not.
+            "powerOffMode": "trySoft",
+        }
+    )
+    return k8s_object(CAPV_VERSION, "VSphereMachineTemplate", name, cluster.namespace, spec={"template": {"spec": machine}})
+
+
+def _users(config: VSphereConfig) -> tuple[dict[str, Any], ...]:
+    if not config.ssh_authorized_keys:
+        return ()
+    return ({"name": SSH_USER, "sshAuthorizedKeys": list(config.ssh_authorized_keys), "sudo": "ALL=(ALL) NOPASSWD:ALL"},)
+
+
+# -- credentials (referenced, never rendered) ---------------------------------------
+
+
+def _identity_ref(cluster: ClusterSpec, config: VSphereConfig) -> dict[str, str]:
+    identity = config.identity
+    if identity.kind == "Secret":
+        # CAPV's convention: a Secret named after the cluster, in its namespace.
+        return {"kind": "Secret", "name": identity.name or cluster.name}
+    return {"kind": "VSphereClusterIdentity", "name": identity.name or ""}  # name is required for this kind
+
+
+def _identity(config: VSphereConfig) -> list[dict[str, Any]]:
+    identity = config.identity
+    if identity.kind != "VSphereClusterIdentity" or not identity.name:
+        return []
+    if identity.allowed_namespaces:
+        selector: dict[str, Any] = {
+            "matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(set(identity.allowed_namespaces))}
+            ]
+        }
+    else:
+        selector = {"matchLabels": {}}  # every namespace, as in CAPV's identity docs (no selector would mean none)
+    spec = {"secretName": identity.secret_name or identity.name, "allowedNamespaces": {"selector": selector}}
+    return [k8s_object(CAPV_VERSION, "VSphereClusterIdentity", identity.name, spec=spec)]
+
+
+# -- API server VIP (kube-vip as a static pod) ------------------------------------
+
+
+def _kube_vip_files(config: VSphereConfig, endpoint: str) -> tuple[dict[str, Any], ...]:
+    manifest = dump_all([_kube_vip_pod(config, endpoint)]).removeprefix("---\n")
+    return (
+        {"path": KUBE_VIP_MANIFEST, "owner": "root:root", "permissions": "0644", "content": manifest},
+        # kube-vip reaches the API server as https://kubernetes:6443; on a
+        # control-plane node that must be the local API server, not the VIP
+        # kube-vip itself is about to announce.
+        {"path": KUBE_VIP_HOSTS, "owner": "root:root", "permissions": "0644", "content": "127.0.0.1 localhost kubernetes\n"},
+        {"path": KUBE_VIP_PREPARE, "owner": "root:root", "permissions": "0700", "content": _kube_vip_prepare_script()},
+    )
+
+
+def _kube_vip_pod(config: VSphereConfig, endpoint: str) -> dict[str, Any]:
+    env = {
+        "vip_arp": "true",  # layer 2: any flat port group works, no BGP peer needed
+        "port": str(API_SERVER_PORT),
+        "vip_cidr": str(ipaddress.ip_address(endpoint).max_prefixlen),
+        "cp_enable": "true",
+        "cp_namespace": "kube-system",
+        "vip_ddns": "false",
+        # Services of type LoadBalancer get their addresses announced too, as in
+        # CAPV's template; each Service elects its own leader.
+        "svc_enable": "true",
+        "svc_leasename": "plndr-svcs-lock",
+        "svc_election": "true",
+        # The VIP moves to another control-plane node when its holder goes.
+        "vip_leaderelection": "true",
+        "vip_leasename": "plndr-cp-lock",
+        "vip_leaseduration": "15",
+        "vip_renewdeadline": "10",
+        "vip_retryperiod": "2",
+        "address": endpoint,
+        "prometheus_server": ":2112",
+    }
+    # No vip_interface: kube-vip picks the interface of the default route, and
+    # the machines have a single NIC.
+    container = {
+        "name": "kube-vip",
+        "image": f"{KUBE_VIP_IMAGE}:{config.kube_vip_version}",
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["manager"],
+        "env": [{"name": name, "value": value} for name, value in env.items()],
+        "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+        "volumeMounts": [
+            {"name": "kubeconfig", "mountPath": ADMIN_KUBECONFIG},
+            {"name": "etchosts", "mountPath": "/etc/hosts"},
+        ],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kube-vip", "namespace": "kube-system"},
+        "spec": {
+            "hostNetwork": True,
+            "containers": [container],
+            "volumes": [
+                {"name": "kubeconfig", "hostPath": {"path": ADMIN_KUBECONFIG}},
+                {"name": "etchosts", "hostPath": {"path": KUBE_VIP_HOSTS, "type": "File"}},
+            ],
+        },
+    }
+
+
+def _kube_vip_prepare_script() -> str:
+    """Point kube-vip at super-admin.conf on the node that runs ``kubeadm init``.
+
+    From Kubernetes 1.29 admin.conf gets its rights through a binding that
+    kubeadm creates only once the API server answers, behind the VIP kube-vip
+    has yet to announce (kube-vip/kube-vip#684). CABPK writes
+    /run/kubeadm/kubeadm.yaml only on the init node; joining nodes keep
+    admin.conf. The version is read from kubeadm on the node, which is what
+    the VM template ships.
+    """
+    return (
+        "#!/bin/bash\n"
+        "set -euo pipefail\n"
+        'minor="$(kubeadm version -o short | cut -d. -f2)"\n'
+        'if [[ "$minor" -ge 29 && -f /run/kubeadm/kubeadm.yaml ]]; then\n'
+        f"  sed -i 's#path: {ADMIN_KUBECONFIG}#path: {SUPER_ADMIN_KUBECONFIG}#' {KUBE_VIP_MANIFEST}\n"
+        "fi\n"
+    )
+
+
+def _kube_vip_back_to_admin_conf() -> str:
+    # Once kubeadm init is done admin.conf has its rights; super-admin.conf
+    # (system:masters, beyond RBAC) should not stay mounted in a long-running pod.
+    # A no-op on nodes that never switched.
+    return f"sed -i 's#path: {SUPER_ADMIN_KUBECONFIG}#path: {ADMIN_KUBECONFIG}#' {KUBE_VIP_MANIFEST}"

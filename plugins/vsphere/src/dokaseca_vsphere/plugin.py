@@ -1,0 +1,36 @@
+"""Hook implementations of the vSphere provider. Imports no vSphere SDK."""
+
+from __future__ import annotations
+
+from dokaseca import hookimpl
+from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
+
+from dokaseca_vsphere.config import VSphereConfig
+
+PROVIDER = "vsphere"
+
+
+@hookimpl
+def register_providers(register) -> None:
+    register(
+        ProviderInfo(
+            name=PROVIDER,
+            config_type=VSphereConfig,
+            flavors=("kubeadm",),
+            # prepare and `doctor --online` will talk to vCenter; render never does.
+            sdk_modules=("pyVmomi",),
+            capi_provider="vsphere",
+            requires_region=False,  # vCenter has datacenters, not regions: see vsphere.datacenter
+            description="VMware vSphere through Cluster API Provider vSphere (CAPV), API VIP by kube-vip",
+            docs_url="https://github.com/kubernetes-sigs/cluster-api-provider-vsphere",
+        )
+    )
+
+
+@hookimpl
+def render_provider_manifests(cluster: ClusterSpec, provider: ProviderInfo, infra: InfraResult) -> ProviderManifests | None:
+    if provider.name != PROVIDER:
+        return None
+    from dokaseca_vsphere import manifests  # loaded when a vSphere cluster is rendered, not at start-up
+
+    return manifests.render(cluster, infra)
