@@ -486,7 +486,7 @@ def test_a_minimal_block_is_enough(host: PluginHost) -> None:
     config = cluster.provider_config
     assert cluster.region is None  # vCenter has no regions
     assert config.identity.kind == "Secret" and config.identity.name is None
-    assert (config.num_CPUs, config.memory_MiB, config.disk_GiB) == (2, 8192, 25)
+    assert (config.num_cpus, config.memory_mib, config.disk_gib) == (2, 8192, 25)
     assert config.clone_mode == "fullClone"
     assert config.kube_vip_version.startswith("v")
 

@@ -1,8 +1,8 @@
 """The ``vsphere:`` block of a cluster (or of ``defaults:`` / an environment).
 
-Machine shape fields are spelt as in CAPV (``numCPUs``, ``memoryMiB``,
-``diskGiB``), so the Python names carry the capitals the camelCase mapping
-needs (``num_CPUs`` is written ``numCPUs``).
+Machine shape keys are spelt as in CAPV (``numCPUs``, ``memoryMiB``,
+``diskGiB``), which camelCase cannot produce from a snake_case name, so
+those fields name their key with ``metadata={"key": ...}``.
 """
 
 import ipaddress
@@ -203,9 +203,9 @@ class VSphereIdentity:
 class VSphereMachineSize:
     """A named machine shape; a field left out comes from the block's defaults."""
 
-    num_CPUs: Optional[int] = attrs.field(default=None, validator=_num_cpus)
-    memory_MiB: Optional[int] = attrs.field(default=None, validator=_memory_mib)
-    disk_GiB: Optional[int] = attrs.field(default=None, validator=_disk_gib)
+    num_cpus: Optional[int] = attrs.field(default=None, validator=_num_cpus, metadata={"key": "numCPUs"})
+    memory_mib: Optional[int] = attrs.field(default=None, validator=_memory_mib, metadata={"key": "memoryMiB"})
+    disk_gib: Optional[int] = attrs.field(default=None, validator=_disk_gib, metadata={"key": "diskGiB"})
 
 
 @attrs.frozen(kw_only=True)
@@ -224,9 +224,9 @@ class VSphereConfig:
     # clone keeps the VM template's disk size whatever diskGiB says.
     clone_mode: str = attrs.field(default="fullClone", validator=one_of(*CLONE_MODES))
     kube_vip_version: str = attrs.field(default=DEFAULT_KUBE_VIP_VERSION, validator=_kube_vip_version)
-    num_CPUs: int = attrs.field(default=2, validator=_num_cpus)
-    memory_MiB: int = attrs.field(default=8192, validator=_memory_mib)
-    disk_GiB: int = attrs.field(default=25, validator=_disk_gib)
+    num_cpus: int = attrs.field(default=2, validator=_num_cpus, metadata={"key": "numCPUs"})
+    memory_mib: int = attrs.field(default=8192, validator=_memory_mib, metadata={"key": "memoryMiB"})
+    disk_gib: int = attrs.field(default=25, validator=_disk_gib, metadata={"key": "diskGiB"})
     sizes: dict[str, VSphereMachineSize] = attrs.field(factory=dict, validator=_size_names)
     ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=_ssh_authorized_keys)
     identity: VSphereIdentity = VSphereIdentity()

@@ -115,7 +115,7 @@ def machine_shape(cluster: ClusterSpec, size_name: Optional[str], where: str) ->
     """``(numCPUs, memoryMiB, diskGiB)`` of a named size, the block's defaults filling its gaps."""
     config: VSphereConfig = cluster.provider_config
     if size_name is None:
-        return config.num_CPUs, config.memory_MiB, config.disk_GiB
+        return config.num_cpus, config.memory_mib, config.disk_gib
     size = config.sizes.get(size_name)
     if size is None:
         known = ", ".join(repr(name) for name in sorted(config.sizes)) or "none defined"
@@ -125,9 +125,9 @@ def machine_shape(cluster: ClusterSpec, size_name: Optional[str], where: str) ->
             "or remove machineSize to use the block's numCPUs/memoryMiB/diskGiB"
         )
     return (
-        config.num_CPUs if size.num_CPUs is None else size.num_CPUs,
-        config.memory_MiB if size.memory_MiB is None else size.memory_MiB,
-        config.disk_GiB if size.disk_GiB is None else size.disk_GiB,
+        config.num_cpus if size.num_cpus is None else size.num_cpus,
+        config.memory_mib if size.memory_mib is None else size.memory_mib,
+        config.disk_gib if size.disk_gib is None else size.disk_gib,
     )
 
 
