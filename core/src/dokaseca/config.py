@@ -537,7 +537,7 @@ def _type_name(type_: Any) -> str:
 
 def _problem_order(problem: Problem) -> tuple:
     # clusters[10] sorts after clusters[9]
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[\[\]\.]", problem.path))
+    return tuple((0, int(p), "") if re.fullmatch(r"[0-9]+", p) else (1, 0, p) for p in re.split(r"[\[\]\.]", problem.path))
 
 
 def cidrs_overlap(first: str, second: str) -> bool:

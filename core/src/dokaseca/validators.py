@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import attrs
 
@@ -85,3 +85,44 @@ def non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 def positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and value < 1:
         raise InvalidValue("must be at least 1", value)
+
+
+def ip_address(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is None:
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise InvalidValue("is not an IP address", value, "write an IPv4 or IPv6 address such as '192.168.10.5'") from None
+
+
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+SSH_KEY_MAX_LENGTH = 2048  # CABPK's limit per authorized key
+
+
+def ssh_public_key_problem(key: str) -> Optional[InvalidValue]:
+    """Why ``key`` is not one OpenSSH public key line, or None. Never echoes a private key."""
+    if "PRIVATE KEY" in key:
+        # The message may end up in CI logs: say what it is, never show it.
+        return InvalidValue("is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one")
+    parts = key.split()
+    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
+        return InvalidValue("is not an OpenSSH public key", key, "paste one line of a .pub file, e.g. 'ssh-ed25519 AAAAC3... user@host'")
+    if len(key) > SSH_KEY_MAX_LENGTH:
+        return InvalidValue(f"is longer than {SSH_KEY_MAX_LENGTH} characters", key[:40] + "...", "use an ed25519 key")
+    return None
+
+
+def ssh_public_keys(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    for index, key in enumerate(value or ()):
+        problem = ssh_public_key_problem(key)
+        if problem is not None:
+            raise InvalidValue(f"entry {index} {problem.message}", problem.value, problem.hint)

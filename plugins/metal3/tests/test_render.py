@@ -331,19 +331,19 @@ def test_kube_vip_static_pod_serves_the_vip_on_control_plane_nodes_only(host: Pl
     assert "files" not in worker_spec
 
 
-def test_kube_vip_uses_super_admin_conf_during_kubeadm_init_from_1_29(host: PluginHost) -> None:
-    objects = render(host)
-    (command,) = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]["preKubeadmCommands"]
-    assert "/run/kubeadm/kubeadm.yaml" in command
-    assert "path: /etc/kubernetes/super-admin.conf" in command
-    # The sed pattern must match the hostPath line we write, and only that line.
-    files = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]["files"]
-    manifest = next(f["content"] for f in files if f["path"].endswith("kube-vip.yaml"))
+def test_kube_vip_uses_super_admin_conf_only_while_kubeadm_init_runs(host: PluginHost) -> None:
+    spec = one(render(host), "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+    script = next(f for f in spec["files"] if f["path"] == spec["preKubeadmCommands"][0])
+    assert "/run/kubeadm/kubeadm.yaml" in script["content"] and '"$minor" -ge 29' in script["content"]
+    assert "path: /etc/kubernetes/super-admin.conf" in script["content"]
+    assert spec["postKubeadmCommands"] == [
+        "sed -i 's#path: /etc/kubernetes/super-admin.conf#path: /etc/kubernetes/admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml"
+    ]
+    # The sed patterns must match the hostPath line we write, and only that line.
+    manifest = next(f["content"] for f in spec["files"] if f["path"].endswith("kube-vip.yaml"))
     assert len(re.findall(r"(?m)^\s*path: /etc/kubernetes/admin\.conf$", manifest)) == 1
-
-    old = parse_fleet(fleet_text().replace("v1.33.1", "v1.28.9"), host).clusters[0]
-    kcp = next(o for o in render_cluster(host, old).objects if o["kind"] == "KubeadmControlPlane")
-    assert "preKubeadmCommands" not in kcp["spec"]["kubeadmConfigSpec"]
+    worker_spec = one(render(host), "KubeadmConfigTemplate")["spec"]["template"]["spec"]
+    assert "preKubeadmCommands" not in worker_spec and "postKubeadmCommands" not in worker_spec
 
 
 @pytest.mark.parametrize("mode", ["classic", "clusterclass"])

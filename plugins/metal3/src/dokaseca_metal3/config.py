@@ -7,7 +7,8 @@ from typing import Any, Optional
 import attrs
 
 from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL
-from dokaseca.validators import InvalidValue, one_of
+from dokaseca import kube_vip
+from dokaseca.validators import InvalidValue, one_of, ssh_public_keys
 
 # BareMetalHosts are picked by labels: the environment, the role and, when a
 # size applies, the hardware class. Registering hosts (a later `prepare`) must
@@ -17,7 +18,7 @@ MACHINE_SIZE_LABEL = "dokaseca.io/machine-size"
 RESERVED_SELECTOR_LABELS = (ENVIRONMENT_LABEL, ROLE_LABEL, MACHINE_SIZE_LABEL)
 CONTROL_PLANE_SELECTOR = "controlPlane"
 
-DEFAULT_KUBE_VIP_VERSION = "v1.0.4"
+DEFAULT_KUBE_VIP_VERSION = kube_vip.DEFAULT_VERSION
 
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -25,16 +26,6 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DIGEST_LENGTHS = {"md5": 32, "sha256": 64, "sha512": 128}
-_SSH_KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
-_SSH_KEY_MAX_LENGTH = 2048  # CABPK's limit per key
 
 
 def label_value_problem(value: str) -> Optional[str]:
@@ -259,22 +250,6 @@ def _machine_size(instance: Any, attribute: attrs.Attribute, value: Optional[str
             raise InvalidValue(f"is not a label value (hosts carry it as {MACHINE_SIZE_LABEL})", value, problem)
 
 
-def _ssh_authorized_keys(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
-    for index, key in enumerate(value):
-        if "PRIVATE KEY" in key:
-            # Never echo it back: the message may end up in CI logs.
-            raise InvalidValue(
-                f"entry {index} is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one"
-            )
-        parts = key.split()
-        if len(parts) < 2 or parts[0] not in _SSH_KEY_TYPES:
-            raise InvalidValue(
-                f"entry {index} is not an OpenSSH public key", key, "paste one line of a .pub file, e.g. 'ssh-ed25519 AAAAC3... user@host'"
-            )
-        if len(key) > _SSH_KEY_MAX_LENGTH:
-            raise InvalidValue(f"entry {index} is longer than {_SSH_KEY_MAX_LENGTH} characters", key[:40] + "...", "use an ed25519 key")
-
-
 @attrs.frozen(kw_only=True)
 class Metal3Config:
     control_plane_endpoint: str = attrs.field(validator=_control_plane_endpoint)
@@ -283,4 +258,4 @@ class Metal3Config:
     host_selectors: dict[str, dict[str, str]] = attrs.field(factory=dict, validator=_host_selectors)
     machine_size: Optional[str] = attrs.field(default=None, validator=_machine_size)
     network: Metal3Network = Metal3Network()
-    ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=_ssh_authorized_keys)
+    ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=ssh_public_keys)

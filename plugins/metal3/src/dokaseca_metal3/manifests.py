@@ -12,7 +12,8 @@ from typing import Any, Mapping, Optional
 
 from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL
 from dokaseca.errors import ProviderError
-from dokaseca.manifests import dump_all, k8s_object
+from dokaseca import kube_vip
+from dokaseca.manifests import k8s_object
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_metal3.config import (
@@ -35,10 +36,6 @@ API_SERVER_PORT = 6443
 UUID_NODE_LABEL = "metal3.io/uuid={{ ds.meta_data.uuid }}"
 NODE_NAME = "{{ ds.meta_data.name }}"  # the BareMetalHost's name (BMO's default metadata)
 
-KUBE_VIP_MANIFEST = "/etc/kubernetes/manifests/kube-vip.yaml"
-KUBE_VIP_HOSTS = "/etc/kube-vip.hosts"
-ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
-SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
 
 
 def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
@@ -88,8 +85,10 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         kubeadm=KubeadmSettings(
             kubelet_args={"node-labels": UUID_NODE_LABEL},
             node_name=NODE_NAME,
-            control_plane_files=_kube_vip_files(cluster, config, endpoint),
-            control_plane_pre_kubeadm_commands=_kube_vip_commands(cluster),
+            # Services of type LoadBalancer are left to an add-on (MetalLB and the like).
+            control_plane_files=kube_vip.control_plane_files(endpoint, config.kube_vip_version),
+            control_plane_pre_kubeadm_commands=kube_vip.PRE_KUBEADM_COMMANDS,
+            control_plane_post_kubeadm_commands=kube_vip.POST_KUBEADM_COMMANDS,
             users=_users(config),
         ),
     )
@@ -226,80 +225,3 @@ def _data_template(cluster: ClusterSpec, config: Metal3Config, pool: Optional[di
             network_data["services"] = {"dnsFromIPPool": pool_name}
         spec["networkData"] = network_data
     return k8s_object(CAPM3_VERSION, "Metal3DataTemplate", f"{cluster.name}-data", cluster.namespace, spec=spec)
-
-
-# -- API server VIP (kube-vip as a static pod) ------------------------------------
-
-
-def _kube_vip_files(cluster: ClusterSpec, config: Metal3Config, endpoint: str) -> tuple[dict[str, Any], ...]:
-    manifest = dump_all([_kube_vip_pod(config, endpoint)]).removeprefix("---\n")
-    return (
-        {"path": KUBE_VIP_MANIFEST, "owner": "root:root", "permissions": "0644", "content": manifest},
-        # kube-vip talks to the API server as https://kubernetes:6443; on a
-        # control-plane node that must be the local API server, not the VIP
-        # kube-vip itself is about to announce.
-        {"path": KUBE_VIP_HOSTS, "owner": "root:root", "permissions": "0644", "content": "127.0.0.1 localhost kubernetes\n"},
-    )
-
-
-def _kube_vip_pod(config: Metal3Config, endpoint: str) -> dict[str, Any]:
-    host_bits = ipaddress.ip_address(endpoint).max_prefixlen
-    env = {
-        "vip_arp": "true",  # layer 2: works on any flat network, no BGP peer needed
-        "port": str(API_SERVER_PORT),
-        "vip_cidr": str(host_bits),
-        "cp_enable": "true",
-        "cp_namespace": "kube-system",
-        # Leader election moves the VIP to another control-plane node when its holder goes.
-        "vip_leaderelection": "true",
-        "vip_leasename": "plndr-cp-lock",
-        "vip_leaseduration": "15",
-        "vip_renewdeadline": "10",
-        "vip_retryperiod": "2",
-        "address": endpoint,
-    }
-    # Service load balancing (svc_enable) is left off: this pod only serves the
-    # API endpoint; Services of type LoadBalancer are an add-on's job.
-    container = {
-        "name": "kube-vip",
-        "image": f"ghcr.io/kube-vip/kube-vip:{config.kube_vip_version}",
-        "imagePullPolicy": "IfNotPresent",
-        "args": ["manager"],
-        "env": [{"name": name, "value": value} for name, value in env.items()],
-        "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
-        "volumeMounts": [
-            {"name": "kubeconfig", "mountPath": ADMIN_KUBECONFIG},
-            {"name": "etchosts", "mountPath": "/etc/hosts"},
-        ],
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "kube-vip", "namespace": "kube-system"},
-        "spec": {
-            "hostNetwork": True,
-            "containers": [container],
-            "volumes": [
-                {"name": "kubeconfig", "hostPath": {"path": ADMIN_KUBECONFIG}},
-                {"name": "etchosts", "hostPath": {"path": KUBE_VIP_HOSTS, "type": "File"}},
-            ],
-        },
-    }
-
-
-def _kube_vip_commands(cluster: ClusterSpec) -> tuple[str, ...]:
-    """On the node that runs ``kubeadm init``, point kube-vip at super-admin.conf.
-
-    Since Kubernetes 1.29 admin.conf gets its rights through a binding that
-    kubeadm creates only once the API server is up, behind the VIP kube-vip
-    has yet to announce (kube-vip/kube-vip#684). CABPK writes
-    /run/kubeadm/kubeadm.yaml only on the init node; joining nodes and workers
-    keep admin.conf or have no kube-vip at all.
-    """
-    major, minor = (int(part) for part in cluster.kubernetes_version.lstrip("v").split(".")[:2])
-    if (major, minor) < (1, 29):
-        return ()
-    return (
-        f"if [ -f /run/kubeadm/kubeadm.yaml ] && [ -f {KUBE_VIP_MANIFEST} ]; then "
-        f"sed -i 's#path: {ADMIN_KUBECONFIG}#path: {SUPER_ADMIN_KUBECONFIG}#' {KUBE_VIP_MANIFEST}; fi",
-    )

@@ -10,9 +10,10 @@ import re
 from typing import Any, Optional
 
 import attrs
-from dokaseca.validators import InvalidValue, one_of
+from dokaseca import kube_vip
+from dokaseca.validators import InvalidValue, one_of, ssh_public_keys
 
-DEFAULT_KUBE_VIP_VERSION = "v1.0.4"
+DEFAULT_KUBE_VIP_VERSION = kube_vip.DEFAULT_VERSION
 CLONE_MODES = ("fullClone", "linkedClone")
 IDENTITY_KINDS = ("Secret", "VSphereClusterIdentity")
 
@@ -22,16 +23,6 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HEX_PAIRS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$")
 _THUMBPRINT_BYTES = {20: "SHA-1", 32: "SHA-256"}
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
-_SSH_KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
-_SSH_KEY_MAX_LENGTH = 2048  # CABPK's limit per key
 
 # CAPV v1beta2 refuses fewer than 2 vCPUs; vSphere wants memory in 4 MiB steps;
 # below 2 GiB kubeadm's preflight fails on control-plane nodes and a worker
@@ -112,22 +103,6 @@ def _memory_mib(instance: Any, attribute: attrs.Attribute, value: Optional[int])
 def _disk_gib(instance: Any, attribute: attrs.Attribute, value: Optional[int]) -> None:
     if value is not None and value < 1:
         raise InvalidValue("must be at least 1", value, "disk size is in GiB and cannot be smaller than the VM template's disk")
-
-
-def _ssh_authorized_keys(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
-    for index, key in enumerate(value):
-        if "PRIVATE KEY" in key:
-            # Never echo it back: the message may end up in CI logs.
-            raise InvalidValue(
-                f"entry {index} is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one"
-            )
-        parts = key.split()
-        if len(parts) < 2 or parts[0] not in _SSH_KEY_TYPES:
-            raise InvalidValue(
-                f"entry {index} is not an OpenSSH public key", key, "paste one line of a .pub file, e.g. 'ssh-ed25519 AAAAC3... user@host'"
-            )
-        if len(key) > _SSH_KEY_MAX_LENGTH:
-            raise InvalidValue(f"entry {index} is longer than {_SSH_KEY_MAX_LENGTH} characters", key[:40] + "...", "use an ed25519 key")
 
 
 def _size_names(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
@@ -228,5 +203,5 @@ class VSphereConfig:
     memory_mib: int = attrs.field(default=8192, validator=_memory_mib, metadata={"key": "memoryMiB"})
     disk_gib: int = attrs.field(default=25, validator=_disk_gib, metadata={"key": "diskGiB"})
     sizes: dict[str, VSphereMachineSize] = attrs.field(factory=dict, validator=_size_names)
-    ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=_ssh_authorized_keys)
+    ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=ssh_public_keys)
     identity: VSphereIdentity = VSphereIdentity()

@@ -11,11 +11,11 @@ control-plane nodes, as in CAPV's cluster templates.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Optional
 
 from dokaseca.errors import ProviderError
-from dokaseca.manifests import dump_all, k8s_object
+from dokaseca import kube_vip
+from dokaseca.manifests import k8s_object
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_vsphere.config import VSphereConfig
@@ -28,12 +28,6 @@ API_SERVER_PORT = 6443
 NODE_NAME = "{{ local_hostname }}"
 SSH_USER = "capv"  # as in CAPV's templates
 
-KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip"
-KUBE_VIP_MANIFEST = "/etc/kubernetes/manifests/kube-vip.yaml"
-KUBE_VIP_HOSTS = "/etc/kube-vip.hosts"
-KUBE_VIP_PREPARE = "/etc/pre-kubeadm-commands/50-kube-vip-prepare.sh"
-ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
-SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
 
 # Every node: make the VM's hostname its own and resolvable without DNS, so
 # kubelet registers and reaches itself under the name CAPV gave the VM.
@@ -77,10 +71,11 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
             kubelet_args={"cloud-provider": "external"},
             controller_manager_args={"cloud-provider": "external"},
             node_name=NODE_NAME,
-            control_plane_files=_kube_vip_files(config, endpoint),
+            # Services of type LoadBalancer get their addresses from kube-vip too, as in CAPV's template.
+            control_plane_files=kube_vip.control_plane_files(endpoint, config.kube_vip_version, load_balance_services=True),
             pre_kubeadm_commands=HOSTNAME_COMMANDS,
-            control_plane_pre_kubeadm_commands=(KUBE_VIP_PREPARE,),
-            control_plane_post_kubeadm_commands=(_kube_vip_back_to_admin_conf(),),
+            control_plane_pre_kubeadm_commands=kube_vip.PRE_KUBEADM_COMMANDS,
+            control_plane_post_kubeadm_commands=kube_vip.POST_KUBEADM_COMMANDS,
             users=_users(config),
         ),
     )
@@ -193,93 +188,3 @@ def _identity(config: VSphereConfig) -> list[dict[str, Any]]:
 
 
 # -- API server VIP (kube-vip as a static pod) ------------------------------------
-
-
-def _kube_vip_files(config: VSphereConfig, endpoint: str) -> tuple[dict[str, Any], ...]:
-    manifest = dump_all([_kube_vip_pod(config, endpoint)]).removeprefix("---\n")
-    return (
-        {"path": KUBE_VIP_MANIFEST, "owner": "root:root", "permissions": "0644", "content": manifest},
-        # kube-vip reaches the API server as https://kubernetes:6443; on a
-        # control-plane node that must be the local API server, not the VIP
-        # kube-vip itself is about to announce.
-        {"path": KUBE_VIP_HOSTS, "owner": "root:root", "permissions": "0644", "content": "127.0.0.1 localhost kubernetes\n"},
-        {"path": KUBE_VIP_PREPARE, "owner": "root:root", "permissions": "0700", "content": _kube_vip_prepare_script()},
-    )
-
-
-def _kube_vip_pod(config: VSphereConfig, endpoint: str) -> dict[str, Any]:
-    env = {
-        "vip_arp": "true",  # layer 2: any flat port group works, no BGP peer needed
-        "port": str(API_SERVER_PORT),
-        "vip_cidr": str(ipaddress.ip_address(endpoint).max_prefixlen),
-        "cp_enable": "true",
-        "cp_namespace": "kube-system",
-        "vip_ddns": "false",
-        # Services of type LoadBalancer get their addresses announced too, as in
-        # CAPV's template; each Service elects its own leader.
-        "svc_enable": "true",
-        "svc_leasename": "plndr-svcs-lock",
-        "svc_election": "true",
-        # The VIP moves to another control-plane node when its holder goes.
-        "vip_leaderelection": "true",
-        "vip_leasename": "plndr-cp-lock",
-        "vip_leaseduration": "15",
-        "vip_renewdeadline": "10",
-        "vip_retryperiod": "2",
-        "address": endpoint,
-        "prometheus_server": ":2112",
-    }
-    # No vip_interface: kube-vip picks the interface of the default route, and
-    # the machines have a single NIC.
-    container = {
-        "name": "kube-vip",
-        "image": f"{KUBE_VIP_IMAGE}:{config.kube_vip_version}",
-        "imagePullPolicy": "IfNotPresent",
-        "args": ["manager"],
-        "env": [{"name": name, "value": value} for name, value in env.items()],
-        "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
-        "volumeMounts": [
-            {"name": "kubeconfig", "mountPath": ADMIN_KUBECONFIG},
-            {"name": "etchosts", "mountPath": "/etc/hosts"},
-        ],
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "kube-vip", "namespace": "kube-system"},
-        "spec": {
-            "hostNetwork": True,
-            "containers": [container],
-            "volumes": [
-                {"name": "kubeconfig", "hostPath": {"path": ADMIN_KUBECONFIG}},
-                {"name": "etchosts", "hostPath": {"path": KUBE_VIP_HOSTS, "type": "File"}},
-            ],
-        },
-    }
-
-
-def _kube_vip_prepare_script() -> str:
-    """Point kube-vip at super-admin.conf on the node that runs ``kubeadm init``.
-
-    From Kubernetes 1.29 admin.conf gets its rights through a binding that
-    kubeadm creates only once the API server answers, behind the VIP kube-vip
-    has yet to announce (kube-vip/kube-vip#684). CABPK writes
-    /run/kubeadm/kubeadm.yaml only on the init node; joining nodes keep
-    admin.conf. The version is read from kubeadm on the node, which is what
-    the VM template ships.
-    """
-    return (
-        "#!/bin/bash\n"
-        "set -euo pipefail\n"
-        'minor="$(kubeadm version -o short | cut -d. -f2)"\n'
-        'if [[ "$minor" -ge 29 && -f /run/kubeadm/kubeadm.yaml ]]; then\n'
-        f"  sed -i 's#path: {ADMIN_KUBECONFIG}#path: {SUPER_ADMIN_KUBECONFIG}#' {KUBE_VIP_MANIFEST}\n"
-        "fi\n"
-    )
-
-
-def _kube_vip_back_to_admin_conf() -> str:
-    # Once kubeadm init is done admin.conf has its rights; super-admin.conf
-    # (system:masters, beyond RBAC) should not stay mounted in a long-running pod.
-    # A no-op on nodes that never switched.
-    return f"sed -i 's#path: {SUPER_ADMIN_KUBECONFIG}#path: {ADMIN_KUBECONFIG}#' {KUBE_VIP_MANIFEST}"
