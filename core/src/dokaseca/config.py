@@ -381,7 +381,7 @@ class _FleetLoader:
             [(layer_name, provider_blocks.get(layer_path, {}).get(provider.name)) for layer_name, layer_path in layering.block_layers(entry, index)]
         )
         before = len(self.problems)
-        config = self._structure(block, provider.config_type, f"{path}.{provider.name}")
+        config = self._structure(block, provider.config_class(), f"{path}.{provider.name}")
         self.problems[before:] = [_say_where_from(p, f"{path}.{provider.name}", block_sources, path) for p in self.problems[before:]]
         self.problems.extend(layering.check_effective(merged, path, entry))
         if config is None or len(self.problems) > before:

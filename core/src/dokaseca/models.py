@@ -5,7 +5,9 @@ Field names are snake_case here and camelCase in YAML (``kubernetes_version``
 is written ``kubernetesVersion``); :mod:`dokaseca.config` does the mapping.
 """
 
-from typing import Any, Mapping, Optional
+import functools
+import importlib
+from typing import Any, Mapping, Optional, Union
 
 import attrs
 
@@ -204,7 +206,10 @@ class ProviderInfo:
 
     :param name: the key used in fleet files (``provider: aws`` and the
         ``aws:`` block), a DNS-1123 label.
-    :param config_type: attrs class that validates the provider block.
+    :param config_type: attrs class that validates the provider block, or
+        its import path (``"dokaseca_aws.config:AwsConfig"``) so that listing
+        plugins and loading a fleet that does not use the provider never
+        import the class's module.
     :param flavors: ``"kubeadm"`` (self-managed) and/or managed services
         (``"eks"``); the first is the default.
     :param clusterclass_flavors: flavors that also render in ClusterClass mode.
@@ -215,7 +220,7 @@ class ProviderInfo:
     """
 
     name: str = attrs.field(validator=v.dns_label)
-    config_type: type
+    config_type: Union[type, str]
     flavors: tuple[str, ...] = (DEFAULT_FLAVOR,)
     clusterclass_flavors: tuple[str, ...] = (DEFAULT_FLAVOR,)
     sdk_modules: tuple[str, ...] = ()
@@ -224,6 +229,18 @@ class ProviderInfo:
     description: str = ""
     docs_url: str = ""
     plugin: str = ""  # filled in by the core: the plugin that registered it
+
+    def config_class(self) -> type:
+        """The config class, imported on first use when given as a path."""
+        if isinstance(self.config_type, str):
+            return _import_path(self.config_type)
+        return self.config_type
+
+
+@functools.lru_cache(maxsize=None)
+def _import_path(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @attrs.frozen(kw_only=True)

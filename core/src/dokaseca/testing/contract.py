@@ -101,7 +101,7 @@ class ProviderContract:
         assert record.providers == (self.provider_name,)
 
     def test_provider_info_is_complete(self, provider: ProviderInfo) -> None:
-        assert attrs.has(provider.config_type), "config_type must be an attrs class"
+        assert attrs.has(provider.config_class()), "config_type must be an attrs class (or its 'module:Class' path)"
         assert provider.flavors, "register at least one flavor"
         assert set(provider.clusterclass_flavors) <= set(provider.flavors)
         assert provider.sdk_modules, "name the SDK modules so `plugins` can report them"
@@ -154,7 +154,7 @@ class ProviderContract:
     def test_wrong_type_is_reported_with_its_path(self, host: PluginHost, provider: ProviderInfo) -> None:
         from dokaseca.config import camel
 
-        text_fields = [a for a in attrs.fields(provider.config_type) if a.type in (str, "str")]
+        text_fields = [a for a in attrs.fields(provider.config_class()) if a.type in (str, "str")]
         if not text_fields:
             pytest.skip("the config class has no plain string field to corrupt")
         field = camel(text_fields[0].name)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dokaseca import hookimpl
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
-from dokaseca_aws.config import AwsConfig
-
 PROVIDER = "aws"
 
 
@@ -15,7 +13,8 @@ def register_providers(register) -> None:
     register(
         ProviderInfo(
             name=PROVIDER,
-            config_type=AwsConfig,
+            # A path, not the class: its module is imported only when a fleet uses aws.
+            config_type="dokaseca_aws.config:AwsConfig",
             flavors=("kubeadm",),
             sdk_modules=("boto3", "botocore"),
             capi_provider="aws",

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dokaseca import hookimpl
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
-from dokaseca_gcp.config import GcpConfig
-
 PROVIDER = "gcp"
 
 
@@ -15,7 +13,8 @@ def register_providers(register) -> None:
     register(
         ProviderInfo(
             name=PROVIDER,
-            config_type=GcpConfig,
+            # A path, not the class: its module is imported only when a fleet uses gcp.
+            config_type="dokaseca_gcp.config:GcpConfig",
             flavors=("kubeadm",),
             sdk_modules=("google.cloud.compute_v1", "google.cloud.container_v1", "google.auth"),
             capi_provider="gcp",

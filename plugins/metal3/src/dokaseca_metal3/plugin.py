@@ -5,8 +5,6 @@ from __future__ import annotations
 from dokaseca import hookimpl
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
-from dokaseca_metal3.config import Metal3Config
-
 PROVIDER = "metal3"
 
 
@@ -15,7 +13,8 @@ def register_providers(register) -> None:
     register(
         ProviderInfo(
             name=PROVIDER,
-            config_type=Metal3Config,
+            # A path, not the class: its module is imported only when a fleet uses metal3.
+            config_type="dokaseca_metal3.config:Metal3Config",
             flavors=("kubeadm",),
             # prepare (registering BareMetalHosts) talks to the management cluster.
             sdk_modules=("kubernetes",),

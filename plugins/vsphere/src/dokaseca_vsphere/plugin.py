@@ -5,8 +5,6 @@ from __future__ import annotations
 from dokaseca import hookimpl
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
-from dokaseca_vsphere.config import VSphereConfig
-
 PROVIDER = "vsphere"
 
 
@@ -15,7 +13,8 @@ def register_providers(register) -> None:
     register(
         ProviderInfo(
             name=PROVIDER,
-            config_type=VSphereConfig,
+            # A path, not the class: its module is imported only when a fleet uses vsphere.
+            config_type="dokaseca_vsphere.config:VSphereConfig",
             flavors=("kubeadm",),
             # prepare and `doctor --online` will talk to vCenter; render never does.
             sdk_modules=("pyVmomi",),

@@ -1,0 +1,726 @@
+"""Rendering of Azure clusters: content, CRD validity, config errors, and
+agreement with CAPZ's own cluster templates."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import dokaseca_azure.plugin
+import pytest
+import yaml
+from dokaseca.config import parse_fleet
+from dokaseca.crds import CRDSchemas
+from dokaseca.errors import FleetError, ProviderError
+from dokaseca.models import InfraResult
+from dokaseca.plugins import PluginHost, load_plugins
+from dokaseca.render import render_cluster
+
+SUBSCRIPTION = "0b8f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
+CLIENT_ID = "5d1c9f3e-7a2b-4c8d-9e0f-1a2b3c4d5e6f"
+TENANT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests ops@example.com"
+USER_IDENTITY = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/identities/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cloud-provider"
+)
+CAPZ = "infrastructure.cluster.x-k8s.io/v1beta1"
+
+BASE_CONFIG: dict[str, Any] = {
+    "subscriptionId": SUBSCRIPTION,
+    "identity": {"clientId": CLIENT_ID, "tenantId": TENANT_ID},
+}
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared() -> Path:
+    path = Path(__file__).resolve().parents[3].parent / "shared"
+    if not (path / "crds").is_dir():
+        reason = f"reference data not found at {path} (needs crds/ and reference/)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; under CI a missing reference is a failure")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def schemas(shared: Path) -> CRDSchemas:
+    return CRDSchemas.from_directory(shared / "crds")
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    return load_plugins(autoload=False, extra=[("azure", dokaseca_azure.plugin)])
+
+
+def fleet_text(config: dict[str, Any] | None = None, *, mode: str = "classic", workers: list | None = None, **cluster: Any) -> str:
+    entry: dict[str, Any] = {
+        "name": "prod-1",
+        "environment": "prod",
+        "provider": "azure",
+        "region": "westeurope",
+        "mode": mode,
+        "workers": workers if workers is not None else [{"name": "general", "replicas": 2}],
+        "azure": BASE_CONFIG if config is None else config,
+        **cluster,
+    }
+    fleet = {
+        "apiVersion": "dokaseca.io/v1alpha1",
+        "kind": "Fleet",
+        "metadata": {"name": "acme"},
+        "defaults": {"kubernetesVersion": "v1.33.1"},
+        "clusters": [entry],
+    }
+    return yaml.safe_dump(fleet, sort_keys=False)
+
+
+def with_config(**changes: Any) -> dict[str, Any]:
+    config = copy.deepcopy(BASE_CONFIG)
+    config.update(changes)
+    return config
+
+
+def render(host: PluginHost, config: dict[str, Any] | None = None, infra: InfraResult | None = None, **kwargs: Any) -> list[dict]:
+    cluster = parse_fleet(fleet_text(config, **kwargs), host).clusters[0]
+    return list(render_cluster(host, cluster, infra).objects)
+
+
+def one(objects: list[dict], kind: str, name: str | None = None) -> dict:
+    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(fleet_text(config), host)
+    return {p.path: str(p) for p in caught.value.problems}
+
+
+def args(items: list[dict]) -> dict[str, str]:
+    """kubeadm v1beta2 extraArgs (name/value list) as a mapping."""
+    return {item["name"]: item["value"] for item in items}
+
+
+def machine(objects: list[dict], name: str) -> dict:
+    return one(objects, "AzureMachineTemplate", name)["spec"]["template"]["spec"]
+
+
+def apply_patches(cluster_class: dict, target: dict, builtins: dict[str, str], **match: Any) -> dict:
+    """What CAPI's topology controller does with our ClusterClass patches (the
+    subset we use: add/replace with a value or a builtin-name template)."""
+    patched = copy.deepcopy(target)
+    for patch in cluster_class["spec"].get("patches", []):
+        for definition in patch["definitions"]:
+            selector = definition["selector"]
+            if (selector["apiVersion"], selector["kind"]) != (target["apiVersion"], target["kind"]):
+                continue
+            resources = selector["matchResources"]
+            pools = resources.get("machineDeploymentClass", {}).get("names", [])
+            if not (
+                (match.get("infrastructure_cluster") and resources.get("infrastructureCluster"))
+                or (match.get("control_plane") and resources.get("controlPlane"))
+                or match.get("pool") in pools
+            ):
+                continue
+            for op in definition["jsonPatches"]:
+                if "valueFrom" in op:
+                    value = re.sub(r"\{\{ \.([\w.]+) \}\}", lambda m: builtins[m.group(1)], op["valueFrom"]["template"])
+                else:
+                    value = copy.deepcopy(op["value"])
+                *parents, leaf = op["path"].strip("/").split("/")
+                node: Any = patched
+                for part in parents:
+                    node = node[int(part)] if isinstance(node, list) else node[part]
+                if op["op"] == "replace":
+                    assert (int(leaf) < len(node)) if isinstance(node, list) else (leaf in node), f"replace of a missing {op['path']}"
+                if isinstance(node, list):
+                    node[int(leaf)] = value
+                else:
+                    node[leaf] = value
+    return patched
+
+
+# -- classic -------------------------------------------------------------------------
+
+
+def test_classic_cluster_renders_valid_capz_objects(host: PluginHost, schemas: CRDSchemas) -> None:
+    objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "batch", "replicas": 1}])
+
+    assert schemas.validate_all(objects) == []
+    azure_cluster = one(objects, "AzureCluster", "prod-1")
+    assert azure_cluster["apiVersion"] == CAPZ
+    assert azure_cluster["metadata"]["namespace"] == "prod"
+    assert azure_cluster["spec"] == {
+        "location": "westeurope",
+        "subscriptionID": SUBSCRIPTION,
+        "resourceGroup": "prod-1",
+        "identityRef": {"apiVersion": CAPZ, "kind": "AzureClusterIdentity", "name": "prod-1-identity", "namespace": "prod"},
+        "networkSpec": {
+            "vnet": {"name": "prod-1-vnet"},
+            "subnets": [{"name": "control-plane-subnet", "role": "control-plane"}, {"name": "node-subnet", "role": "node"}],
+        },
+    }
+    assert one(objects, "Cluster")["spec"]["infrastructureRef"] == {
+        "apiGroup": "infrastructure.cluster.x-k8s.io",
+        "kind": "AzureCluster",
+        "name": "prod-1",
+    }
+
+    templates = {o["metadata"]["name"]: o for o in objects if o["kind"] == "AzureMachineTemplate"}
+    assert sorted(templates) == ["prod-1-batch", "prod-1-control-plane", "prod-1-general"]
+    kcp = one(objects, "KubeadmControlPlane")
+    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == "prod-1-control-plane"
+    for pool in ("general", "batch"):
+        deployment = one(objects, "MachineDeployment", f"prod-1-{pool}")
+        assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == f"prod-1-{pool}"
+        worker = machine(objects, f"prod-1-{pool}")
+        assert worker == {"vmSize": "Standard_D2s_v3", "osDisk": {"osType": "Linux", "diskSizeGB": 128}}
+    control_plane = machine(objects, "prod-1-control-plane")
+    assert control_plane["dataDisks"] == [{"nameSuffix": "etcddisk", "diskSizeGB": 256, "lun": 0}]
+    assert "identity" not in control_plane and "sshPublicKey" not in control_plane
+
+    identity = one(objects, "AzureClusterIdentity", "prod-1-identity")
+    assert identity["metadata"]["namespace"] == "prod"  # namespaced in CAPZ
+    assert identity["spec"] == {
+        "type": "WorkloadIdentity",
+        "clientID": CLIENT_ID,
+        "tenantID": TENANT_ID,
+        "allowedNamespaces": {"list": ["prod"]},
+    }
+    # Applied before what references it.
+    kinds = [o["kind"] for o in objects]
+    assert kinds.index("AzureClusterIdentity") < kinds.index("AzureCluster") < kinds.index("Cluster")
+
+
+def test_kubeadm_objects_get_cloud_provider_settings_and_azure_json(host: PluginHost) -> None:
+    objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "batch", "replicas": 1, "labels": {"tier": "batch"}}])
+    spec = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+
+    assert args(spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {
+        "allocate-node-cidrs": "false",
+        "cloud-provider": "external",
+        "cluster-name": "prod-1",
+    }
+    for phase in ("initConfiguration", "joinConfiguration"):
+        registration = spec[phase]["nodeRegistration"]
+        assert registration["name"] == '{{ ds.meta_data["local_hostname"] }}'
+        assert args(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
+        assert spec[phase]["timeouts"] == {"controlPlaneComponentHealthCheckSeconds": 1200}
+    assert spec["files"] == [
+        {
+            "contentFrom": {"secret": {"key": "control-plane-azure.json", "name": "prod-1-control-plane-azure-json"}},
+            "owner": "root:root",
+            "path": "/etc/kubernetes/azure.json",
+            "permissions": "0644",
+        }
+    ]
+    assert "preKubeadmCommands" not in spec  # only private clusters need /etc/hosts help
+
+    # etcd on the control plane's data disk (LUN 0), where kubeadm keeps its data.
+    assert spec["diskSetup"]["partitions"][0]["device"] == "/dev/disk/azure/scsi1/lun0"
+    etcd_fs = next(f for f in spec["diskSetup"]["filesystems"] if f["label"] == "etcd_disk")
+    assert etcd_fs["device"] == "/dev/disk/azure/scsi1/lun0" and etcd_fs["filesystem"] == "ext4"
+    assert spec["mounts"] == [["LABEL=etcd_disk", "/var/lib/etcddisk"]]
+    assert spec["clusterConfiguration"]["etcd"]["local"]["dataDir"].startswith("/var/lib/etcddisk/")
+
+    for pool in ("general", "batch"):
+        worker = one(objects, "KubeadmConfigTemplate", f"prod-1-{pool}")["spec"]["template"]["spec"]
+        assert worker["files"] == [
+            {
+                "contentFrom": {"secret": {"key": "worker-node-azure.json", "name": f"prod-1-{pool}-azure-json"}},
+                "owner": "root:root",
+                "path": "/etc/kubernetes/azure.json",
+                "permissions": "0644",
+            }
+        ]
+        registration = worker["joinConfiguration"]["nodeRegistration"]
+        assert registration["name"] == '{{ ds.meta_data["local_hostname"] }}'
+        assert args(registration["kubeletExtraArgs"])["cloud-provider"] == "external"
+        assert "diskSetup" not in worker  # workers have no etcd disk
+    batch = one(objects, "KubeadmConfigTemplate", "prod-1-batch")["spec"]["template"]["spec"]
+    assert args(batch["joinConfiguration"]["nodeRegistration"]["kubeletExtraArgs"])["node-labels"] == "tier=batch"
+
+
+def test_machine_sizes_come_from_the_pools_and_control_plane(host: PluginHost) -> None:
+    objects = render(
+        host,
+        with_config(vmSize="Standard_D4s_v5"),
+        workers=[{"name": "general", "replicas": 2}, {"name": "gpu", "replicas": 1, "machineSize": "Standard_NC6s_v3"}],
+        controlPlane={"machineSize": "Standard_D8s_v5"},
+    )
+    assert machine(objects, "prod-1-control-plane")["vmSize"] == "Standard_D8s_v5"
+    assert machine(objects, "prod-1-general")["vmSize"] == "Standard_D4s_v5"
+    assert machine(objects, "prod-1-gpu")["vmSize"] == "Standard_NC6s_v3"
+
+
+def test_disk_ssh_key_and_cloud_provider_identity(host: PluginHost, schemas: CRDSchemas) -> None:
+    objects = render(
+        host,
+        with_config(osDisk={"sizeGb": 64, "type": "Premium_LRS"}, sshPublicKey=SSH_KEY, cloudProviderIdentityId=USER_IDENTITY),
+    )
+    assert schemas.validate_all(objects) == []
+    control_plane, worker = machine(objects, "prod-1-control-plane"), machine(objects, "prod-1-general")
+    for spec in (control_plane, worker):
+        assert spec["osDisk"] == {"osType": "Linux", "diskSizeGB": 64, "managedDisk": {"storageAccountType": "Premium_LRS"}}
+        assert base64.b64decode(spec["sshPublicKey"]).decode() == SSH_KEY  # CAPZ takes it base64-encoded
+    # The cloud provider's identity sits on the control plane only, as in CAPZ's template.
+    assert control_plane["identity"] == "UserAssigned"
+    assert control_plane["userAssignedIdentities"] == [{"providerID": f"azure://{USER_IDENTITY}"}]
+    assert "identity" not in worker and "userAssignedIdentities" not in worker
+
+
+def test_existing_vnet_subnets_zones_and_tags(host: PluginHost, schemas: CRDSchemas) -> None:
+    config = with_config(
+        resourceGroup="rg-prod",
+        vnet={"name": "hub-vnet", "resourceGroup": "rg-network", "cidrBlocks": ["172.16.0.0/12"]},
+        subnets={
+            "controlPlane": {"name": "prod-1-cp", "cidrBlocks": ["172.16.0.0/24"]},
+            "node": {"name": "prod-1-nodes", "cidrBlocks": ["172.17.0.0/16"]},
+        },
+        availabilityZones=["1", "3"],
+        additionalTags={"team": "platform", "cost-center": "42"},
+    )
+    objects = render(host, config)
+    assert schemas.validate_all(objects) == []
+    spec = one(objects, "AzureCluster")["spec"]
+    assert spec["resourceGroup"] == "rg-prod"
+    assert spec["networkSpec"]["vnet"] == {"name": "hub-vnet", "resourceGroup": "rg-network", "cidrBlocks": ["172.16.0.0/12"]}
+    assert spec["networkSpec"]["subnets"] == [
+        {"name": "prod-1-cp", "role": "control-plane", "cidrBlocks": ["172.16.0.0/24"]},
+        {"name": "prod-1-nodes", "role": "node", "cidrBlocks": ["172.17.0.0/16"]},
+    ]
+    # Zone 2 is the only one the control plane must avoid.
+    assert spec["failureDomains"] == {"2": {"controlPlane": False}}
+    assert list(spec["additionalTags"].items()) == [("cost-center", "42"), ("team", "platform")]
+    assert "apiServerLB" not in spec["networkSpec"]  # public: CAPZ's default
+
+
+def test_all_three_zones_need_no_failure_domains(host: PluginHost) -> None:
+    spec = one(render(host, with_config(availabilityZones=["3", "1", "2"])), "AzureCluster")["spec"]
+    assert "failureDomains" not in spec
+
+
+def test_private_api_server_uses_an_internal_load_balancer(host: PluginHost, schemas: CRDSchemas) -> None:
+    config = with_config(
+        apiEndpoint="private",
+        availabilityZones=["1", "2", "3"],
+        subnets={"controlPlane": {"cidrBlocks": ["10.20.0.0/24"]}, "node": {"cidrBlocks": ["10.21.0.0/16"]}},
+    )
+    objects = render(host, config)
+    assert schemas.validate_all(objects) == []
+    network = one(objects, "AzureCluster")["spec"]["networkSpec"]
+    assert network["apiServerLB"] == {
+        "type": "Internal",
+        "name": "prod-1-internal-lb",
+        "frontendIPs": [{"name": "prod-1-internal-lb-frontEnd", "privateIP": "10.20.0.100"}],
+        "availabilityZones": ["1", "2", "3"],
+    }
+    assert network["controlPlaneOutboundLB"] == {"frontendIPsCount": 1}
+    assert network["nodeOutboundLB"] == {"frontendIPsCount": 1}
+
+    spec = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+    (pre,) = spec["preKubeadmCommands"]
+    (post,) = spec["postKubeadmCommands"]
+    hosts_line = "echo '127.0.0.1   apiserver.prod-1.capz.io apiserver' >> /etc/hosts"
+    assert hosts_line in pre and "/run/kubeadm/kubeadm.yaml" in pre  # the first node, before kubeadm init
+    assert hosts_line in post and "/run/kubeadm/kubeadm-join-config.yaml" in post  # the others, after joining
+    worker = one(objects, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
+    assert "preKubeadmCommands" not in worker
+
+
+def test_private_api_server_address_can_be_chosen(host: PluginHost) -> None:
+    objects = render(host, with_config(apiEndpoint="private", apiServerPrivateIp="10.0.4.4"))
+    frontend = one(objects, "AzureCluster")["spec"]["networkSpec"]["apiServerLB"]["frontendIPs"][0]
+    assert frontend["privateIP"] == "10.0.4.4"
+
+
+def test_service_principal_identity_references_its_secret(host: PluginHost, schemas: CRDSchemas) -> None:
+    identity = {"type": "ServicePrincipal", "clientId": CLIENT_ID, "tenantId": TENANT_ID, "secretName": "prod-sp", "name": "shared"}
+    objects = render(host, with_config(identity=identity))
+    assert schemas.validate_all(objects) == []
+    spec = one(objects, "AzureClusterIdentity", "shared")["spec"]
+    assert spec["type"] == "ServicePrincipal"
+    assert spec["clientSecret"] == {"name": "prod-sp", "namespace": "prod"}
+    assert one(objects, "AzureCluster")["spec"]["identityRef"]["name"] == "shared"
+    assert not [o for o in objects if o["kind"] == "Secret"]  # referenced, never rendered
+
+    elsewhere = render(host, with_config(identity={**identity, "secretNamespace": "capz-system"}))
+    assert one(elsewhere, "AzureClusterIdentity")["spec"]["clientSecret"]["namespace"] == "capz-system"
+
+
+def test_infra_outputs_take_precedence_over_the_config(host: PluginHost) -> None:
+    other_sub = "11111111-2222-4333-8444-555555555555"
+    infra = InfraResult(
+        outputs={"subscription_id": other_sub, "resource_group": "rg-from-prepare", "cloud_provider_identity_id": USER_IDENTITY}
+    )
+    objects = render(host, infra=infra)
+    spec = one(objects, "AzureCluster")["spec"]
+    assert spec["subscriptionID"] == other_sub
+    assert spec["resourceGroup"] == "rg-from-prepare"
+    assert machine(objects, "prod-1-control-plane")["userAssignedIdentities"] == [{"providerID": f"azure://{USER_IDENTITY}"}]
+
+    # prepare may find the subscription when the fleet file does not name one.
+    without = {"identity": BASE_CONFIG["identity"]}
+    assert one(render(host, without, infra=infra), "AzureCluster")["spec"]["subscriptionID"] == other_sub
+
+
+# -- ClusterClass ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api_endpoint", ["public", "private"])
+def test_clusterclass_patches_give_the_same_cluster_as_classic_mode(host: PluginHost, schemas: CRDSchemas, api_endpoint: str) -> None:
+    config = with_config(
+        apiEndpoint=api_endpoint, resourceGroup="rg-prod", vnet={"resourceGroup": "rg-network", "cidrBlocks": ["10.0.0.0/8"]}
+    )
+    workers = [{"name": "general", "replicas": 2}, {"name": "batch", "replicas": 1}]
+    topology = render(host, config, mode="clusterclass", workers=workers)
+    classic = render(host, config, workers=workers)
+    assert schemas.validate_all(topology) == []
+    assert not [o for o in topology if o["kind"] == "AzureCluster"]
+
+    template = one(topology, "AzureClusterTemplate", "prod-1")
+    template_spec = template["spec"]["template"]["spec"]
+    assert "resourceGroup" not in template_spec  # not a template field: it comes from a patch
+    assert template_spec["networkSpec"].get("vnet") == {"cidrBlocks": ["10.0.0.0/8"]}
+    cluster_class = one(topology, "ClusterClass", "prod-1")
+    assert cluster_class["spec"]["infrastructure"]["templateRef"]["kind"] == "AzureClusterTemplate"
+
+    # The AzureCluster the topology controller makes equals the classic one.
+    patched = apply_patches(cluster_class, template, {}, infrastructure_cluster=True)
+    assert patched["spec"]["template"]["spec"] == one(classic, "AzureCluster")["spec"]
+
+    # azure.json comes from the Secrets CAPZ writes for the topology's copies of our machine templates.
+    kcp_template = one(topology, "KubeadmControlPlaneTemplate")
+    patched_kcp = apply_patches(
+        cluster_class,
+        kcp_template,
+        {"builtin.controlPlane.machineTemplate.infrastructureRef.name": "prod-1-control-plane-x7k2p"},
+        control_plane=True,
+    )
+    (cp_file,) = patched_kcp["spec"]["template"]["spec"]["kubeadmConfigSpec"]["files"]
+    assert cp_file["contentFrom"]["secret"] == {"key": "control-plane-azure.json", "name": "prod-1-control-plane-x7k2p-azure-json"}
+    for pool in ("general", "batch"):
+        config_template = one(topology, "KubeadmConfigTemplate", f"prod-1-{pool}")
+        patched_worker = apply_patches(
+            cluster_class, config_template, {"builtin.machineDeployment.infrastructureRef.name": f"prod-1-{pool}-q9z"}, pool=pool
+        )
+        (worker_file,) = patched_worker["spec"]["template"]["spec"]["files"]
+        assert worker_file["contentFrom"]["secret"] == {"key": "worker-node-azure.json", "name": f"prod-1-{pool}-q9z-azure-json"}
+
+    kcp_spec = kcp_template["spec"]["template"]["spec"]["kubeadmConfigSpec"]
+    assert kcp_spec["mounts"] == [["LABEL=etcd_disk", "/var/lib/etcddisk"]]
+    assert one(topology, "Cluster")["spec"]["topology"]["classRef"] == {"name": "prod-1"}
+
+
+def test_clusterclass_private_template_keeps_only_template_fields(host: PluginHost) -> None:
+    objects = render(host, with_config(apiEndpoint="private"), mode="clusterclass")
+    network = one(objects, "AzureClusterTemplate")["spec"]["template"]["spec"]["networkSpec"]
+    assert network["apiServerLB"] == {"type": "Internal"}
+    assert "controlPlaneOutboundLB" not in network and "vnet" not in network
+
+
+# -- errors at render time ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "cluster", "fragment"),
+    [
+        ({"identity": BASE_CONFIG["identity"]}, {}, "set azure.subscriptionId"),
+        (BASE_CONFIG, {"region": "West Europe"}, "not an Azure location name"),
+        (BASE_CONFIG, {"workers": [{"name": "general", "replicas": 1, "machineSize": "large"}]}, "workers[general].machineSize 'large'"),
+        (BASE_CONFIG, {"controlPlane": {"machineSize": "m5.large"}}, "controlPlane.machineSize"),
+        (BASE_CONFIG, {"network": {"pods": ["10.1.0.0/16"]}}, "overlaps the Azure network 10.1.0.0/16"),
+    ],
+)
+def test_render_refuses_what_azure_would_reject(host: PluginHost, config: dict, cluster: dict, fragment: str) -> None:
+    spec = parse_fleet(fleet_text(config, **cluster), host).clusters[0]
+    with pytest.raises(ProviderError) as caught:
+        render_cluster(host, spec)
+    assert fragment in str(caught.value)
+    assert "prod-1" in str(caught.value)
+
+
+# -- config validation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "fragment"),
+    [
+        (with_config(subscriptionId="my-subscription"), "subscriptionId", "is not a subscription id (a GUID)"),
+        (with_config(identity={"clientId": "app", "tenantId": TENANT_ID}), "identity.clientId", "is not a client id"),
+        (with_config(identity={"clientId": CLIENT_ID, "tenantId": "contoso.onmicrosoft.com"}), "identity.tenantId", "is not a tenant id"),
+        (with_config(identity={"clientId": CLIENT_ID}), "identity.tenantId", "required key is missing"),
+        ({"subscriptionId": SUBSCRIPTION}, "identity", "required key is missing"),
+        (with_config(identity={**BASE_CONFIG["identity"], "type": "WorkloadIdentiy"}), "identity.type", "did you mean 'WorkloadIdentity'?"),
+        (
+            with_config(identity={**BASE_CONFIG["identity"], "type": "ServicePrincipal"}),
+            "identity.secretName",
+            "is required when type is 'ServicePrincipal'",
+        ),
+        (
+            with_config(identity={**BASE_CONFIG["identity"], "secretName": "sp"}),
+            "identity.secretName",
+            "only used when type is 'ServicePrincipal'",
+        ),
+        (with_config(resourceGroup="rg/prod"), "resourceGroup", "is not a resource group name"),
+        (with_config(vmSize="large"), "vmSize", "is not an Azure VM size"),
+        (with_config(osDisk={"sizeGb": 10}), "osDisk.sizeGb", "must be between 30 and 4095"),
+        (with_config(osDisk={"type": "UltraSSD_LRS"}), "osDisk.type", "is not a valid choice"),
+        (with_config(availabilityZones=["westeurope-1"]), "availabilityZones", "is not an availability zone"),
+        (with_config(availabilityZones=["1", "1"]), "availabilityZones", "repeats zone '1'"),
+        (with_config(vnet={"name": "-vnet"}), "vnet.name", "is not a virtual network name"),
+        (with_config(vnet={"cidrBlocks": ["10.0.0.1/8"]}), "vnet.cidrBlocks", "entry 0 is not a CIDR block"),
+        (
+            with_config(vnet={"cidrBlocks": ["172.16.0.0/12"]}),
+            "subnets",
+            "controlPlane: CAPZ's default 10.0.0.0/16 is outside vnet.cidrBlocks",
+        ),
+        (
+            with_config(subnets={"controlPlane": {"cidrBlocks": ["10.0.0.0/15"]}}),
+            "subnets",
+            "overlap: controlPlane 10.0.0.0/15 and node 10.1.0.0/16",
+        ),
+        (with_config(subnets={"controlPlane": {"name": "same"}, "node": {"name": "same"}}), "subnets", "the same subnet"),
+        (with_config(apiEndpoint="internal"), "apiEndpoint", "expected one of: 'private', 'public'"),
+        (with_config(apiServerPrivateIp="10.0.0.50"), "apiServerPrivateIp", "only used when apiEndpoint is 'private'"),
+        (with_config(apiEndpoint="private", apiServerPrivateIp="10.9.0.5"), "apiServerPrivateIp", "is outside the control-plane subnet"),
+        (with_config(apiEndpoint="private", apiServerPrivateIp="10.0.0.2"), "apiServerPrivateIp", "is an address Azure reserves"),
+        (
+            with_config(apiEndpoint="private", subnets={"controlPlane": {"cidrBlocks": ["10.0.0.0/27"]}}),
+            "apiServerPrivateIp",
+            "is required",
+        ),
+        (with_config(additionalTags={"a/b": "x"}), "additionalTags", "has an invalid tag name"),
+        (with_config(additionalTags={"sigs.k8s.io_cluster-api-provider-azure_role": "x"}), "additionalTags", "sets a tag CAPZ owns"),
+        (with_config(additionalTags={"azure-team": "x"}), "additionalTags", "has a reserved tag name"),
+        (with_config(cloudProviderIdentityId="cloud-provider"), "cloudProviderIdentityId", "user-assigned managed identity"),
+        (with_config(sshPublicKey="AAAAC3Nza-no-type"), "sshPublicKey", "is not an OpenSSH public key"),
+    ],
+)
+def test_invalid_values_are_reported_at_their_path(host: PluginHost, config: dict, path: str, fragment: str) -> None:
+    problems = problems_of(host, config)
+    full_path = f"clusters[0].azure.{path}"
+    assert full_path in problems, problems
+    assert fragment in problems[full_path]
+
+
+def test_a_private_key_is_rejected_without_being_echoed(host: PluginHost) -> None:
+    private = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----"
+    message = problems_of(host, with_config(sshPublicKey=private))["clusters[0].azure.sshPublicKey"]
+    assert "is a private key" in message
+    assert "b3BlbnNzaC1rZXktdjEAAAAA" not in message
+
+
+@pytest.mark.parametrize(
+    ("config", "path", "suggestion"),
+    [
+        ({**BASE_CONFIG, "subscriptionID": SUBSCRIPTION}, "clusters[0].azure", "did you mean 'subscriptionId'?"),
+        ({**BASE_CONFIG, "location": "westeurope"}, "clusters[0].azure", "'location'"),
+        (
+            with_config(identity={**BASE_CONFIG["identity"], "clientID": CLIENT_ID}),
+            "clusters[0].azure.identity",
+            "did you mean 'clientId'?",
+        ),
+        (with_config(subnets={"controlplane": {}}), "clusters[0].azure.subnets", "did you mean 'controlPlane'?"),
+    ],
+)
+def test_unknown_keys_get_a_did_you_mean(host: PluginHost, config: dict, path: str, suggestion: str) -> None:
+    problems = problems_of(host, config)
+    assert path in problems, problems
+    assert "unknown key" in problems[path] and suggestion in problems[path]
+
+
+def test_region_is_required(host: PluginHost) -> None:
+    fleet = yaml.safe_load(fleet_text())
+    del fleet["clusters"][0]["region"]
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(yaml.safe_dump(fleet), host)
+    assert "clusters[0].region" in [p.path for p in caught.value.problems]
+
+
+def test_a_minimal_block_is_enough(host: PluginHost) -> None:
+    config = parse_fleet(fleet_text(BASE_CONFIG), host).clusters[0].provider_config
+    assert config.vm_size == "Standard_D2s_v3"
+    assert config.identity.type == "WorkloadIdentity"
+    assert config.api_endpoint == "public"
+    assert config.os_disk.size_gb == 128
+
+
+def test_layers_merge_the_azure_block(host: PluginHost) -> None:
+    fleet = yaml.safe_load(fleet_text({"vmSize": "Standard_D8s_v5"}))
+    fleet["defaults"]["azure"] = BASE_CONFIG
+    fleet["environments"] = {"prod": {"azure": {"additionalTags": {"env": "prod"}}}}
+    cluster = parse_fleet(yaml.safe_dump(fleet), host).clusters[0]
+    config = cluster.provider_config
+    assert (config.subscription_id, config.vm_size, config.additional_tags) == (SUBSCRIPTION, "Standard_D8s_v5", {"env": "prod"})
+
+
+# -- agreement with CAPZ's templates -----------------------------------------------------------
+
+_TEMPLATE_VALUES = {
+    "CLUSTER_NAME": "prod-1",
+    "CLUSTER_CLASS_NAME": "prod-1",
+    "AZURE_LOCATION": "westeurope",
+    "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
+    "AZURE_TENANT_ID": TENANT_ID,
+    "AZURE_CLIENT_ID_USER_ASSIGNED_IDENTITY": CLIENT_ID,
+    "CLUSTER_IDENTITY_NAME": "prod-1-identity",
+    "KUBERNETES_VERSION": "v1.33.1",
+    "AZURE_CONTROL_PLANE_MACHINE_TYPE": "Standard_D2s_v3",
+    "AZURE_NODE_MACHINE_TYPE": "Standard_D2s_v3",
+}
+# ${VAR}, ${VAR:=default}, ${VAR:-default}; defaults may nest one level (${A:=${B}-vnet}).
+_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[=-]((?:[^{}]|\{[^{}]*\})*))?\}")
+
+
+def load_reference(shared: Path, name: str) -> list[dict]:
+    path = shared / "reference" / "templates" / "capz" / name
+    if not path.is_file():
+        pytest.fail(f"CAPZ reference template missing: {path}")
+
+    def substitute(match: re.Match) -> str:
+        variable, default = match.group(1), match.group(2)
+        if variable in _TEMPLATE_VALUES:
+            return _TEMPLATE_VALUES[variable]
+        if default is not None:
+            return _VARIABLE.sub(substitute, default)
+        return "placeholder"
+
+    text = _VARIABLE.sub(substitute, path.read_text(encoding="utf-8"))
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def by_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def _as_mapping(extra_args: Any) -> dict[str, str]:
+    """v1beta1 extraArgs are a mapping, v1beta2 a name/value list."""
+    return dict(extra_args) if isinstance(extra_args, dict) else args(extra_args)
+
+
+def _capz_kinds(objects: list[dict]) -> set[str]:
+    return {o["kind"] for o in objects if o["apiVersion"].startswith("infrastructure.cluster.x-k8s.io/")}
+
+
+def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, shared: Path) -> None:
+    reference = load_reference(shared, "cluster-template.yaml")
+    config = with_config(cloudProviderIdentityId=USER_IDENTITY)
+    ours = render(host, config, workers=[{"name": "md-0", "replicas": 2}])
+
+    assert _capz_kinds(ours) == _capz_kinds(reference)
+
+    # AzureCluster: same keys and the same values for what both set.
+    (ref_cluster,), (our_cluster,) = by_kind(reference, "AzureCluster"), by_kind(ours, "AzureCluster")
+    assert our_cluster["spec"].keys() == ref_cluster["spec"].keys()
+    for key in ("location", "resourceGroup", "subscriptionID", "networkSpec"):
+        assert our_cluster["spec"][key] == ref_cluster["spec"][key], key
+    for key in ("apiVersion", "kind", "name"):
+        assert our_cluster["spec"]["identityRef"][key] == ref_cluster["spec"]["identityRef"][key]
+
+    # Identity: same fields and type; we narrow allowedNamespaces to the cluster's namespace.
+    (ref_identity,), (our_identity,) = by_kind(reference, "AzureClusterIdentity"), by_kind(ours, "AzureClusterIdentity")
+    assert our_identity["spec"].keys() == ref_identity["spec"].keys()
+    for key in ("type", "clientID", "tenantID"):
+        assert our_identity["spec"][key] == ref_identity["spec"][key]
+    assert our_identity["metadata"]["labels"]["clusterctl.cluster.x-k8s.io/move-hierarchy"] == "true"
+
+    # Machine templates: same disks, size and identity shape.
+    ref_cp = next(o for o in by_kind(reference, "AzureMachineTemplate") if o["metadata"]["name"].endswith("-control-plane"))
+    ref_cp_spec, our_cp_spec = ref_cp["spec"]["template"]["spec"], machine(ours, "prod-1-control-plane")
+    assert our_cp_spec["dataDisks"] == ref_cp_spec["dataDisks"]
+    assert our_cp_spec["osDisk"] == ref_cp_spec["osDisk"]
+    assert our_cp_spec["vmSize"] == ref_cp_spec["vmSize"]
+    assert our_cp_spec["identity"] == ref_cp_spec["identity"]
+    (ref_identity_ref,), (our_identity_ref,) = ref_cp_spec["userAssignedIdentities"], our_cp_spec["userAssignedIdentities"]
+    pattern = r"^azure:///subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$"
+    assert re.match(pattern, ref_identity_ref["providerID"]) and re.match(pattern, our_identity_ref["providerID"])
+    ref_worker = one(reference, "AzureMachineTemplate", "prod-1-md-0")["spec"]["template"]["spec"]
+    our_worker = machine(ours, "prod-1-md-0")
+    assert set(our_worker) == set(ref_worker) - {"sshPublicKey"}  # the template sets an empty key
+    assert our_worker["osDisk"] == ref_worker["osDisk"]
+
+    # kubeadm: files, disks, etcd, controller-manager, node registration.
+    ref_kcp = by_kind(reference, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    our_kcp = by_kind(ours, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    assert our_kcp["files"] == ref_kcp["files"]
+    assert our_kcp["diskSetup"] == ref_kcp["diskSetup"]
+    assert our_kcp["mounts"] == ref_kcp["mounts"]
+    ref_etcd, our_etcd = ref_kcp["clusterConfiguration"]["etcd"]["local"], our_kcp["clusterConfiguration"]["etcd"]["local"]
+    assert our_etcd["dataDir"] == ref_etcd["dataDir"]
+    assert _as_mapping(our_etcd["extraArgs"]) == _as_mapping(ref_etcd["extraArgs"])
+    assert _as_mapping(our_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"]) == _as_mapping(
+        ref_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"]
+    )
+    timeout = ref_kcp["clusterConfiguration"]["apiServer"]["timeoutForControlPlane"]
+    assert our_kcp["initConfiguration"]["timeouts"]["controlPlaneComponentHealthCheckSeconds"] == int(timeout.rstrip("m")) * 60
+    for phase in ("initConfiguration", "joinConfiguration"):
+        ref_reg, our_reg = ref_kcp[phase]["nodeRegistration"], our_kcp[phase]["nodeRegistration"]
+        assert our_reg["name"] == ref_reg["name"]
+        assert _as_mapping(our_reg["kubeletExtraArgs"]) == _as_mapping(ref_reg["kubeletExtraArgs"])
+
+    ref_worker_config = one(reference, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
+    our_worker_config = one(ours, "KubeadmConfigTemplate", "prod-1-md-0")["spec"]["template"]["spec"]
+    assert our_worker_config["files"] == ref_worker_config["files"]
+    ref_reg, our_reg = (
+        ref_worker_config["joinConfiguration"]["nodeRegistration"],
+        our_worker_config["joinConfiguration"]["nodeRegistration"],
+    )
+    assert our_reg["name"] == ref_reg["name"]
+    assert _as_mapping(our_reg["kubeletExtraArgs"]) == _as_mapping(ref_reg["kubeletExtraArgs"])
+
+
+def test_private_rendering_matches_capz_private_template(host: PluginHost, shared: Path) -> None:
+    reference = load_reference(shared, "cluster-template-private.yaml")
+    ours = render(host, with_config(apiEndpoint="private", availabilityZones=["1", "2", "3"]))
+
+    ref_network = by_kind(reference, "AzureCluster")[0]["spec"]["networkSpec"]
+    our_network = one(ours, "AzureCluster")["spec"]["networkSpec"]
+    for key in ("type", "name", "availabilityZones"):
+        assert our_network["apiServerLB"][key] == ref_network["apiServerLB"][key], key
+    assert our_network["controlPlaneOutboundLB"] == ref_network["controlPlaneOutboundLB"]
+    assert our_network["nodeOutboundLB"] == ref_network["nodeOutboundLB"]
+
+    ref_kcp = by_kind(reference, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    our_kcp = one(ours, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
+    assert our_kcp["preKubeadmCommands"] == ref_kcp["preKubeadmCommands"]
+    assert our_kcp["postKubeadmCommands"] == ref_kcp["postKubeadmCommands"]
+
+
+def test_clusterclass_rendering_matches_capz_clusterclass_template(host: PluginHost, shared: Path) -> None:
+    reference = load_reference(shared, "cluster-template-clusterclass.yaml")
+    ours = render(host, mode="clusterclass")
+
+    assert _capz_kinds(ours) == _capz_kinds(reference)
+    ref_template = by_kind(reference, "AzureClusterTemplate")[0]["spec"]["template"]["spec"]
+    our_template = one(ours, "AzureClusterTemplate")["spec"]["template"]["spec"]
+    assert set(our_template) == set(ref_template)
+    assert [(s["name"], s["role"]) for s in our_template["networkSpec"]["subnets"]] == [
+        (s["name"], s["role"]) for s in ref_template["networkSpec"]["subnets"]
+    ]
+
+    # The same builtin variables name the azure.json Secrets.
+    def secret_name_templates(cluster_class: dict) -> set[str]:
+        found = set()
+        for patch in cluster_class["spec"].get("patches", []):
+            for definition in patch["definitions"]:
+                for op in definition["jsonPatches"]:
+                    found.update(re.findall(r"\{\{ *\.builtin\.[\w.]+ *\}\}-azure-json", op.get("valueFrom", {}).get("template", "")))
+        return found
+
+    expected = secret_name_templates(by_kind(reference, "ClusterClass")[0])
+    assert len(expected) == 2
+    assert secret_name_templates(one(ours, "ClusterClass")) == expected
+
+    ref_kcp = by_kind(reference, "KubeadmControlPlaneTemplate")[0]["spec"]["template"]["spec"]["kubeadmConfigSpec"]
+    our_kcp = one(ours, "KubeadmControlPlaneTemplate")["spec"]["template"]["spec"]["kubeadmConfigSpec"]
+    assert our_kcp["diskSetup"] == ref_kcp["diskSetup"]
+    assert our_kcp["mounts"] == ref_kcp["mounts"]
+    assert [f["contentFrom"]["secret"]["key"] for f in our_kcp["files"]] == [f["contentFrom"]["secret"]["key"] for f in ref_kcp["files"]]
