@@ -49,7 +49,7 @@ def test_classic_kubeadm_objects_are_wired_and_valid(host):
     (kcp,) = kinds["KubeadmControlPlane"]
     assert capi_cluster["spec"]["controlPlaneRef"] == {"apiGroup": "controlplane.cluster.x-k8s.io", "kind": "KubeadmControlPlane", "name": "dev-1-control-plane"}
     assert capi_cluster["spec"]["infrastructureRef"] == {"apiGroup": "infrastructure.example.io", "kind": "FakeCluster", "name": "dev-1"}
-    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == "dev-1-control-plane"
+    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"].startswith("dev-1-control-plane-")
     assert kcp["spec"]["kubeadmConfigSpec"]["initConfiguration"]["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "cloud-provider", "value": "external"}]
     general, batch = kinds["MachineDeployment"]
     assert general["spec"]["replicas"] == 2
@@ -58,9 +58,9 @@ def test_classic_kubeadm_objects_are_wired_and_valid(host):
         "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": "1",
         "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "4",
     }
-    assert batch["spec"]["template"]["spec"]["bootstrap"]["configRef"]["name"] == "dev-1-batch"
+    assert batch["spec"]["template"]["spec"]["bootstrap"]["configRef"]["name"].startswith("dev-1-batch-")
     assert batch["spec"]["template"]["spec"]["failureDomain"] == "zone-b"
-    batch_config = next(o for o in kinds["KubeadmConfigTemplate"] if o["metadata"]["name"] == "dev-1-batch")
+    batch_config = next(o for o in kinds["KubeadmConfigTemplate"] if o["metadata"]["name"].startswith("dev-1-batch-"))
     registration = batch_config["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
     assert {"name": "node-labels", "value": "a=2,b=1"} in registration["kubeletExtraArgs"]
     assert registration["taints"] == [{"key": "batch", "effect": "NoExecute"}]
@@ -93,6 +93,24 @@ def test_managed_flavor_replaces_kubeadm(host):
     assert kinds["Cluster"][0]["spec"]["controlPlaneRef"]["kind"] == "FakeManagedControlPlane"
     assert [o["metadata"]["name"] for o in kinds["FakeManagedPool"]] == ["dev-1-general"]
     assert_capi_objects_valid(kinds["Cluster"])
+
+
+def test_templates_are_named_after_their_content(host):
+    def template_names(**fields):
+        objects = render_cluster(host, cluster_from(host, **fields)).objects
+        return {o["metadata"]["name"] for o in objects if o["kind"].endswith("Template")}
+
+    def referenced(objects):
+        return {o["spec"]["template"]["spec"]["infrastructureRef"]["name"] for o in objects if o["kind"] == "MachineDeployment"}
+
+    base = template_names()
+    assert template_names() == base, "same content, same names: re-applying changes nothing"
+    changed = template_names(workers=[{"name": "general", "replicas": 2, "machineSize": "large"}])
+    assert len(changed - base) == 1 and next(iter(changed - base)).startswith("dev-1-general-")
+    labelled = template_names(workers=[{"name": "general", "replicas": 2, "labels": {"a": "b"}}])
+    assert {n for n in labelled - base} and all(n.startswith("dev-1-general-") for n in labelled - base)
+    objects = render_cluster(host, cluster_from(host, workers=[{"name": "general", "replicas": 2, "machineSize": "large"}])).objects
+    assert referenced(objects) == changed - base, "the MachineDeployment follows the new template"
 
 
 def test_health_checks_can_be_turned_off(host):

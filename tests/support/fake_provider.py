@@ -6,7 +6,7 @@ from typing import Optional
 import attrs
 
 from dokaseca import hookimpl
-from dokaseca.manifests import k8s_object
+from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import InfraResult, KubeadmSettings, ProviderInfo, ProviderManifests
 from dokaseca.validators import one_of
 
@@ -62,7 +62,8 @@ def render_provider_manifests(cluster, provider, infra: InfraResult):
         return ProviderManifests(infrastructure_cluster=infra_cluster, control_plane=control_plane, machine_pools=pools)
 
     def template(name, size):
-        return k8s_object(API, "FakeMachineTemplate", name, ns, spec={"template": {"spec": {"size": size, "image": cluster.provider_config.image_name}}})
+        spec = {"template": {"spec": {"size": size, "image": cluster.provider_config.image_name}}}
+        return k8s_object(API, "FakeMachineTemplate", versioned_name(name, spec), ns, spec=spec)
 
     return ProviderManifests(
         infrastructure_cluster=infra_cluster,

@@ -22,6 +22,7 @@ from dokaseca.manifests import (
     contract_ref,
     k8s_object,
     template_ref,
+    versioned_name,
 )
 from dokaseca.models import ClusterSpec, KubeadmSettings, ProviderManifests, WorkerPool
 
@@ -128,9 +129,9 @@ def _control_plane_kubeadm(settings: KubeadmSettings) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     if cluster_configuration:
         spec["clusterConfiguration"] = cluster_configuration
-    registration = _node_registration(settings)
-    spec["initConfiguration"] = {"nodeRegistration": registration}
-    spec["joinConfiguration"] = {"nodeRegistration": registration}
+    # Two dicts, not one: a hook editing the join registration must not edit init's.
+    spec["initConfiguration"] = {"nodeRegistration": _node_registration(settings)}
+    spec["joinConfiguration"] = {"nodeRegistration": _node_registration(settings)}
     if settings.control_plane_files:
         spec["files"] = [dict(f) for f in settings.control_plane_files]
     pre = [*settings.pre_kubeadm_commands, *settings.control_plane_pre_kubeadm_commands]
@@ -149,8 +150,9 @@ def _kubeadm_config_template(cluster: ClusterSpec, pool: WorkerPool, settings: K
         spec["preKubeadmCommands"] = list(settings.pre_kubeadm_commands)
     if settings.users:
         spec["users"] = [dict(u) for u in settings.users]
+    template = {"template": {"spec": spec}}
     return k8s_object(
-        KUBEADM_BOOTSTRAP_VERSION, "KubeadmConfigTemplate", pool_name(cluster, pool), cluster.namespace, spec={"template": {"spec": spec}}
+        KUBEADM_BOOTSTRAP_VERSION, "KubeadmConfigTemplate", versioned_name(pool_name(cluster, pool), template), cluster.namespace, spec=template
     )
 
 
@@ -220,12 +222,13 @@ def _health_check(cluster: ClusterSpec, name: str, match: dict[str, str], max_un
 def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dict[str, Any]]:
     if cluster.managed or provided.control_plane_machine_template is None:
         raise ValueError(f"ClusterClass mode needs a kubeadm control plane; {cluster.name!r} uses flavor {cluster.flavor!r}")
+    kcp_spec = {"template": {"spec": {"kubeadmConfigSpec": _control_plane_kubeadm(provided.kubeadm)}}}
     kcp_template = k8s_object(
         KUBEADM_CONTROL_PLANE_VERSION,
         "KubeadmControlPlaneTemplate",
-        control_plane_name(cluster),
+        versioned_name(control_plane_name(cluster), kcp_spec),
         cluster.namespace,
-        spec={"template": {"spec": {"kubeadmConfigSpec": _control_plane_kubeadm(provided.kubeadm)}}},
+        spec=kcp_spec,
     )
     objects: list[dict[str, Any]] = [kcp_template]
     classes, topology_workers = [], []

@@ -3,6 +3,8 @@ dumping them as YAML. Providers use these too (``from dokaseca import k8s_object
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Iterable, Mapping, Optional
 
 import yaml
@@ -83,6 +85,19 @@ def identity(obj: Mapping[str, Any]) -> str:
     meta = obj.get("metadata", {})
     ns = meta.get("namespace")
     return f"{obj.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"
+
+
+def versioned_name(name: str, spec: Mapping[str, Any]) -> str:
+    """``name`` plus a digest of ``spec``: the name of an immutable template.
+
+    Machine and bootstrap templates cannot be changed once created (the
+    providers' webhooks refuse it), and CAPI rolls machines out when a
+    reference moves to a new template. Naming a template after its content
+    makes a changed template a new object that the references follow, and an
+    unchanged one the same object, so re-applying is a no-op.
+    """
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"{name}-{digest[:8]}"
 
 
 def dump_all(objects: Iterable[Mapping[str, Any]]) -> str:

@@ -32,7 +32,7 @@ import yaml
 
 from dokaseca.config import parse_fleet
 from dokaseca.errors import FleetError
-from dokaseca.manifests import dump_all
+from dokaseca.manifests import dump_all, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo
 from dokaseca.plugins import PluginHost, load_plugins
 from dokaseca.render import render_cluster
@@ -137,6 +137,21 @@ class ProviderContract:
             for ref in _references(objects):
                 assert (ref["kind"], ref["name"]) in present or ref["kind"].endswith("Identity") or ref["kind"] == "Secret", (
                     f"{flavor}/{mode}: dangling reference {ref}"
+                )
+
+    def test_templates_are_named_after_their_content(self, host: PluginHost, provider: ProviderInfo) -> None:
+        """Machine templates are immutable: a change must come as a new name (``versioned_name``)."""
+        for flavor, mode in self.combinations(provider):
+            provided = host.hook.render_provider_manifests(cluster=self.cluster(host, flavor=flavor, mode=mode), provider=provider, infra=InfraResult())
+            templates = [*provided.worker_machine_templates.values()]
+            if provided.control_plane_machine_template is not None:
+                templates.append(provided.control_plane_machine_template)
+            if mode == "clusterclass":
+                templates.append(provided.infrastructure_cluster)
+            for template in templates:
+                name = template["metadata"]["name"]
+                assert name.endswith(versioned_name("", template["spec"])), (
+                    f"{flavor}/{mode}: {template['kind']} {name!r} is not named after its spec; use dokaseca.manifests.versioned_name"
                 )
 
     def test_render_is_deterministic(self, host: PluginHost, provider: ProviderInfo) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from dokaseca.manifests import k8s_object
+from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_aws.config import AwsConfig
@@ -21,9 +21,8 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     config: AwsConfig = cluster.provider_config
     cluster_spec = _cluster_spec(cluster, config, infra)
     if cluster.mode == "clusterclass":
-        infra_cluster = k8s_object(
-            CAPA_VERSION, "AWSClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": cluster_spec}}
-        )
+        template = {"template": {"spec": cluster_spec}}
+        infra_cluster = k8s_object(CAPA_VERSION, "AWSClusterTemplate", versioned_name(cluster.name, template), cluster.namespace, spec=template)
     else:
         infra_cluster = k8s_object(CAPA_VERSION, "AWSCluster", cluster.name, cluster.namespace, spec=cluster_spec)
     control_plane = _machine_template(
@@ -91,7 +90,8 @@ def _machine_template(
         machine["sshKeyName"] = config.ssh_key_name
     if config.root_volume_size:
         machine["rootVolume"] = {"size": config.root_volume_size}
-    return k8s_object(CAPA_VERSION, "AWSMachineTemplate", name, cluster.namespace, spec={"template": {"spec": machine}})
+    template = {"template": {"spec": machine}}
+    return k8s_object(CAPA_VERSION, "AWSMachineTemplate", versioned_name(name, template), cluster.namespace, spec=template)
 
 
 def _identity(config: AwsConfig) -> list[dict[str, Any]]:
