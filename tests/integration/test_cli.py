@@ -47,6 +47,19 @@ def test_render_prints_every_cluster_in_apply_order(run):
     assert run("render", EXAMPLE).output == result.output, "byte-identical across runs"
 
 
+def test_render_json_is_a_kubectl_list(run):
+    listing = json.loads(run("render", EXAMPLE, "--output", "json").output)
+    assert (listing["apiVersion"], listing["kind"]) == ("v1", "List")
+    assert listing["items"] == list(yaml.safe_load_all(run("render", EXAMPLE).output))
+
+
+def test_validate_shows_a_table_of_clusters(run):
+    result = run("validate", EXAMPLE)
+    assert result.exit_code == 0
+    for text in ("prod-eu-1", "general:3-10", "clusterclass", "v1.32.5"):
+        assert text in result.output
+
+
 def test_render_filters(run):
     documents = list(yaml.safe_load_all(run("render", EXAMPLE, "--env", "prod").output))
     assert {d["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"] for d in documents if d["kind"] != "Namespace"} == {"prod-eu-1"}

@@ -127,10 +127,32 @@ def validate(ctx: Context, fleet_file: str, crd_dir: Optional[str], output: str)
         for problem in schema_problems:
             click.echo(f"{problem.document} {problem.path}: {problem.message}", err=True)
         if not schema_problems:
+            _print_clusters(fleet.clusters)
             checked = " and its manifests against the CRDs" if crd_dir else ""
             click.echo(f"{fleet_file}{checked}: ok ({len(fleet.clusters)} clusters)")
     if schema_problems:
         sys.exit(1)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # A pipe or a CI log has no width: do not cut names at 80 columns there.
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _print_clusters(clusters: Any) -> None:
+    from rich.table import Table
+
+    table = Table()
+    for column in ("cluster", "env", "provider", "region", "flavor", "mode", "version", "cp", "workers"):
+        table.add_column(column)
+    for c in clusters:
+        workers = ", ".join(
+            f"{p.name}:{p.min_replicas}-{p.max_replicas}" if p.autoscaled else f"{p.name}:{p.replicas}" for p in c.workers
+        )
+        table.add_row(c.name, c.environment, c.provider, c.region or "-", c.flavor, c.mode, c.kubernetes_version, str(c.control_plane.replicas), workers or "-")
+    _console().print(table)
 
 
 # -- render -------------------------------------------------------------------
@@ -141,9 +163,10 @@ def validate(ctx: Context, fleet_file: str, crd_dir: Optional[str], output: str)
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False), help="Write one folder per environment and cluster instead of printing.")
 @click.option("--env", "environments", multiple=True, metavar="ENV", help="Only clusters of this environment (repeatable).")
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Only this cluster (repeatable).")
+@click.option("--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="json: one v1 List, as kubectl reads it.")
 @click.pass_obj
 @handle_errors
-def render(ctx: Context, fleet_file: str, output_dir: Optional[str], environments: tuple[str, ...], clusters: tuple[str, ...]) -> None:
+def render(ctx: Context, fleet_file: str, output_dir: Optional[str], environments: tuple[str, ...], clusters: tuple[str, ...], output: str) -> None:
     """Render the Cluster API manifests of the fleet (multi-document YAML on stdout)."""
     from dokaseca.manifests import dump_all
     from dokaseca.render import namespace_objects, render_clusters
@@ -152,7 +175,11 @@ def render(ctx: Context, fleet_file: str, output_dir: Optional[str], environment
     selected = fleet.select(environments, clusters)
     rendered = render_clusters(ctx.host, selected)  # everything in memory first: nothing half-written
     if output_dir is None:
-        click.echo(dump_all([*namespace_objects(selected), *(o for r in rendered for o in r.objects)]), nl=False)
+        objects = [*namespace_objects(selected), *(o for r in rendered for o in r.objects)]
+        if output == "json":
+            click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+        else:
+            click.echo(dump_all(objects), nl=False)
         return
     files: dict[Path, str] = {}
     root = Path(output_dir)
@@ -200,7 +227,6 @@ def explain(ctx: Context, fleet_file: str, cluster: str, output: str) -> None:
     if output == "json":
         click.echo(json.dumps({"cluster": spec.name, "environment": spec.environment, "settings": rows}, indent=2, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{spec.name} ({spec.environment})")
@@ -209,7 +235,7 @@ def explain(ctx: Context, fleet_file: str, cluster: str, output: str) -> None:
     for row in rows:
         value = row["value"]
         table.add_row(row["path"], value if isinstance(value, str) else json.dumps(value), row["source"])
-    Console().print(table)
+    _console().print(table)
 
 
 # -- plugins ------------------------------------------------------------------
@@ -242,7 +268,6 @@ def plugins(ctx: Context, show_all: bool, hook: Optional[str], output: str) -> N
     if not rows:
         click.echo("no plugins installed; try `pip install dokaseca-aws`")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table()
@@ -254,7 +279,7 @@ def plugins(ctx: Context, show_all: bool, hook: Optional[str], output: str) -> N
             sdk += f" (pip install {row['distribution'] or 'dokaseca-' + row['name']})"
         status = row["status"] + (f": {row['error']}" if row["error"] else "")
         table.add_row(row["name"], row["version"] or row["origin"], ", ".join(row["providers"]) or "-", ", ".join(row["hooks"]), sdk, status)
-    Console().print(table)
+    _console().print(table)
 
 
 def main() -> None:
