@@ -15,7 +15,8 @@ import yaml
 import dokaseca_gcp.plugin
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
-from dokaseca.errors import FleetError, ProviderError
+from dokaseca.errors import FleetError
+from dokaseca.manifests import versioned_name
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost, load_plugins
 from dokaseca.render import render_cluster
@@ -100,8 +101,16 @@ def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
     return found[0]
 
 
-def machine_spec(objects: list[dict], name: str) -> dict:
-    return one(objects, "GCPMachineTemplate", name)["spec"]["template"]["spec"]
+def template(objects: list[dict], base: str, kind: str = "GCPMachineTemplate") -> dict:
+    """The one ``kind`` named ``base`` plus the digest of its spec (templates are immutable)."""
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(base + "-")]
+    assert len(found) == 1, f"expected one {kind} {base}-<digest>, found {[o['metadata']['name'] for o in found]}"
+    assert found[0]["metadata"]["name"] == versioned_name(base, found[0]["spec"])
+    return found[0]
+
+
+def machine_spec(objects: list[dict], base: str) -> dict:
+    return template(objects, base)["spec"]["template"]["spec"]
 
 
 def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
@@ -131,17 +140,21 @@ def test_minimal_block_renders_valid_capg_objects(host: PluginHost, schemas: CRD
     assert gcp_cluster["spec"] == {"project": PROJECT, "region": REGION, "network": {"name": "default"}}
     assert one(objects, "Cluster")["spec"]["infrastructureRef"] == {"apiGroup": CAPG_GROUP, "kind": "GCPCluster", "name": "web-1"}
 
-    templates = {o["metadata"]["name"] for o in objects if o["kind"] == "GCPMachineTemplate"}
-    assert templates == {"web-1-control-plane", "web-1-general", "web-1-batch"}
-    for name in templates:
-        assert machine_spec(objects, name) == {"instanceType": "n2-standard-2", "rootDeviceType": "pd-balanced"}
+    bases = ("web-1-control-plane", "web-1-general", "web-1-batch")
+    assert len([o for o in objects if o["kind"] == "GCPMachineTemplate"]) == len(bases)
+    for base in bases:
+        assert machine_spec(objects, base) == {"instanceType": "n2-standard-2", "rootDeviceType": "pd-balanced"}
+    # The same spec gives the same digest; the pool name keeps the templates apart.
+    digests = {template(objects, base)["metadata"]["name"].removeprefix(base) for base in bases}
+    assert len(digests) == 1
     kcp = one(objects, "KubeadmControlPlane")
-    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == "web-1-control-plane"
+    control_plane_template = template(objects, "web-1-control-plane")["metadata"]["name"]
+    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == control_plane_template
     deployment = one(objects, "MachineDeployment", "web-1-batch")
     assert deployment["spec"]["template"]["spec"]["infrastructureRef"] == {
         "apiGroup": CAPG_GROUP,
         "kind": "GCPMachineTemplate",
-        "name": "web-1-batch",
+        "name": template(objects, "web-1-batch")["metadata"]["name"],
     }
     # No identity kinds in CAPG and no credentials configured: nothing else is rendered.
     assert not [o for o in objects if o["kind"] in ("Secret",) or o["kind"].endswith("Identity")]
@@ -166,18 +179,44 @@ def test_clusterclass_mode_renders_a_gcp_cluster_template(host: PluginHost, sche
 
     assert schemas.validate_all(objects) == []
     assert not [o for o in objects if o["kind"] == "GCPCluster"]
-    template = one(objects, "GCPClusterTemplate", "web-1")
-    assert template["spec"] == {"template": {"spec": classic["spec"]}}
+    cluster_template = template(objects, "web-1", "GCPClusterTemplate")
+    assert cluster_template["spec"] == {"template": {"spec": classic["spec"]}}
     cluster_class = one(objects, "ClusterClass", "web-1")
     assert cluster_class["spec"]["infrastructure"]["templateRef"] == {
         "apiVersion": f"{CAPG_GROUP}/v1beta1",
         "kind": "GCPClusterTemplate",
-        "name": "web-1",
+        "name": cluster_template["metadata"]["name"],
     }
-    assert cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"] == "web-1-control-plane"
+    assert (
+        cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"]
+        == template(objects, "web-1-control-plane")["metadata"]["name"]
+    )
     (worker_class,) = cluster_class["spec"]["workers"]["machineDeployments"]
     assert worker_class["infrastructure"]["templateRef"]["kind"] == "GCPMachineTemplate"
-    assert worker_class["infrastructure"]["templateRef"]["name"] == "web-1-general"
+    assert worker_class["infrastructure"]["templateRef"]["name"] == template(objects, "web-1-general")["metadata"]["name"]
+
+
+def test_a_changed_pool_gets_a_new_template_and_the_others_keep_theirs(host: PluginHost) -> None:
+    def names(gpu_size: str, **cluster: Any) -> dict[str, str]:
+        workers = [{"name": "general", "replicas": 2}, {"name": "gpu", "replicas": 1, "machineSize": gpu_size}]
+        objects = render(host, with_config(zones=["europe-west1-b"]), workers=workers, **cluster)
+        found = {base: template(objects, f"web-1-{base}")["metadata"]["name"] for base in ("control-plane", "general", "gpu")}
+        if cluster.get("mode") == "clusterclass":
+            found["cluster"] = template(objects, "web-1", "GCPClusterTemplate")["metadata"]["name"]
+        return found
+
+    for mode in ("classic", "clusterclass"):
+        before, after = names("g2-standard-8", mode=mode), names("g2-standard-16", mode=mode)
+        assert after["gpu"] != before["gpu"], mode
+        assert {k: v for k, v in after.items() if k != "gpu"} == {k: v for k, v in before.items() if k != "gpu"}, mode
+        assert names("g2-standard-8", mode=mode) == before, mode  # unchanged settings: the same names, re-applying is a no-op
+
+
+def test_a_changed_cluster_setting_renames_the_cluster_template(host: PluginHost) -> None:
+    def cluster_template_name(zones: list[str]) -> str:
+        return template(render(host, with_config(zones=zones), mode="clusterclass"), "web-1", "GCPClusterTemplate")["metadata"]["name"]
+
+    assert cluster_template_name(["europe-west1-b"]) != cluster_template_name(["europe-west1-b", "europe-west1-c"])
 
 
 def test_full_block_fills_every_capg_field(host: PluginHost, schemas: CRDSchemas) -> None:
@@ -285,30 +324,119 @@ def test_a_block_in_defaults_is_merged_with_the_clusters_own(host: PluginHost) -
 # -- rules that need the cluster's settings -------------------------------------------------
 
 
+def cluster_problems(host: PluginHost, config: dict[str, Any], **cluster: Any) -> dict[str, str]:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(fleet_text(config, **cluster), host)
+    return {p.path: str(p) for p in caught.value.problems}
+
+
 @pytest.mark.parametrize(
-    ("config", "cluster", "fragment"),
+    ("config", "cluster", "path", "fragment"),
     [
-        (with_config(zones=["us-east1-b"]), {}, "gcp.zones[0] 'us-east1-b' is not in region 'europe-west1'"),
-        (BASE_CONFIG, {"region": "europe-west1-b"}, "is a zone; set region: europe-west1"),
-        (BASE_CONFIG, {"region": "eu-west-1"}, "is not a GCP region"),
-        (BASE_CONFIG, {"controlPlane": {"replicas": 3, "machineSize": "m6i.large"}}, "controlPlane.machineSize 'm6i.large' is not a GCE machine type"),
+        (with_config(zones=["us-east1-b"]), {}, "gcp.zones[0]", "is not in region 'europe-west1' (got 'us-east1-b')"),
+        (BASE_CONFIG, {"region": "europe-west1-b"}, "region", "is a zone; set region: europe-west1"),
+        (BASE_CONFIG, {"region": "eu-west-1"}, "region", "is not a GCP region"),
+        (
+            BASE_CONFIG,
+            {"controlPlane": {"replicas": 3, "machineSize": "m6i.large"}},
+            "controlPlane.machineSize",
+            "is not a GCE machine type (got 'm6i.large')",
+        ),
         (
             BASE_CONFIG,
             {"workers": [{"name": "general", "replicas": 1, "machineSize": "Standard_D4s_v5"}]},
-            "workers[general].machineSize 'Standard_D4s_v5'",
+            "workers.general.machineSize",
+            "is not a GCE machine type (got 'Standard_D4s_v5')",
         ),
         (
             with_config(network={"subnets": [{"name": "nodes", "cidrBlock": "192.168.16.0/20"}]}),
             {},
+            "gcp.network.subnets[0].cidrBlock",
             "overlaps network.pods 192.168.0.0/16",
+        ),
+        (
+            with_config(zones=["europe-west1-b", "europe-west1-c"]),
+            {"workers": [{"name": "general", "replicas": 1, "failureDomain": "europe-west1-d"}]},
+            "workers.general.failureDomain",
+            "is not one of gcp.zones (got 'europe-west1-d'); use one of: 'europe-west1-b', 'europe-west1-c'",
+        ),
+        (
+            BASE_CONFIG,
+            {"workers": [{"name": "general", "replicas": 1, "failureDomain": "us-east1-b"}]},
+            "workers.general.failureDomain",
+            "is not a zone of region 'europe-west1'",
+        ),
+        (
+            BASE_CONFIG,
+            {"workers": [{"name": "general", "replicas": 1, "failureDomain": "europe-west1"}]},
+            "workers.general.failureDomain",
+            "is not a GCP zone",
         ),
     ],
 )
-def test_settings_that_contradict_the_cluster_fail_the_render(host: PluginHost, config: dict, cluster: dict, fragment: str) -> None:
-    with pytest.raises(ProviderError) as caught:
-        render(host, config, **cluster)
-    assert "cluster 'web-1'" in str(caught.value)
-    assert fragment in str(caught.value)
+def test_settings_that_contradict_the_cluster_are_reported_at_their_path(
+    host: PluginHost, config: dict, cluster: dict, path: str, fragment: str
+) -> None:
+    problems = cluster_problems(host, config, **cluster)
+    assert list(problems) == [f"clusters[0].{path}"], problems
+    assert fragment in problems[f"clusters[0].{path}"]
+
+
+def test_every_contradiction_is_reported_at_once(host: PluginHost) -> None:
+    config = with_config(zones=["us-east1-b"], network={"subnets": [{"name": "nodes", "cidrBlock": "10.96.0.0/20"}]})
+    workers = [
+        {"name": "general", "replicas": 1, "machineSize": "m6i.large"},
+        {"name": "batch", "replicas": 1, "failureDomain": "europe-west1-b"},
+    ]
+    problems = cluster_problems(host, config, workers=workers, controlPlane={"replicas": 3, "machineSize": "Standard_D4s_v5"})
+    assert sorted(problems) == sorted(
+        [
+            "clusters[0].gcp.zones[0]",
+            "clusters[0].controlPlane.machineSize",
+            "clusters[0].workers.general.machineSize",
+            "clusters[0].workers.batch.failureDomain",
+            "clusters[0].gcp.network.subnets[0].cidrBlock",
+        ]
+    ), problems
+    assert "overlaps network.services 10.96.0.0/12" in problems["clusters[0].gcp.network.subnets[0].cidrBlock"]
+
+
+def test_a_malformed_region_is_reported_once(host: PluginHost) -> None:
+    # Zones and failure domains are not also reported against a region that is not one.
+    problems = cluster_problems(
+        host,
+        with_config(zones=["europe-west1-b"]),
+        region="europe-west1-b",
+        workers=[{"name": "general", "replicas": 1, "failureDomain": "europe-west1-b"}],
+    )
+    assert list(problems) == ["clusters[0].region"], problems
+
+
+@pytest.mark.parametrize(
+    ("config", "domain"),
+    [
+        (with_config(zones=["europe-west1-b", "europe-west1-c"]), "europe-west1-c"),  # one of the listed zones
+        (BASE_CONFIG, "europe-west1-d"),  # no zones listed: CAPG offers every zone of the region
+    ],
+)
+def test_a_pool_failure_domain_pins_its_machine_deployment(host: PluginHost, schemas: CRDSchemas, config: dict, domain: str) -> None:
+    workers = [{"name": "general", "replicas": 2}, {"name": "pinned", "replicas": 1, "failureDomain": domain}]
+    objects = render(host, config, workers=workers)
+    assert schemas.validate_all(objects) == []
+    assert one(objects, "MachineDeployment", "web-1-pinned")["spec"]["template"]["spec"]["failureDomain"] == domain
+    assert "failureDomain" not in one(objects, "MachineDeployment", "web-1-general")["spec"]["template"]["spec"]
+    topology = one(render(host, config, workers=workers, mode="clusterclass"), "Cluster")["spec"]["topology"]
+    pools = {pool["name"]: pool for pool in topology["workers"]["machineDeployments"]}
+    assert pools["pinned"]["failureDomain"] == domain and "failureDomain" not in pools["general"]
+
+
+def test_check_cluster_ignores_other_providers(host: PluginHost) -> None:
+    import attrs
+
+    cluster = parse_fleet(fleet_text(), host).clusters[0]
+    foreign = attrs.evolve(host.providers["gcp"], name="someone-else")
+    assert dokaseca_gcp.plugin.check_cluster(cluster=cluster, provider=foreign) is None
+    assert dokaseca_gcp.plugin.check_cluster(cluster=cluster, provider=host.providers["gcp"]) == []
 
 
 # -- config validation ----------------------------------------------------------------
@@ -476,10 +604,9 @@ def test_classic_rendering_matches_capg_cluster_template(host: PluginHost, share
 
     # Machine templates: same machine type and image for the control plane and the workers.
     ref_machines = {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in by_kind(reference, "GCPMachineTemplate")}
-    our_machines = {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in by_kind(ours, "GCPMachineTemplate")}
     pairs = [("web-1-control-plane", "web-1-control-plane"), ("web-1-md-0", "web-1-general")]
-    for ref_name, our_name in pairs:
-        ref_machine, our_machine = ref_machines[ref_name], our_machines[our_name]
+    for ref_name, our_base in pairs:
+        ref_machine, our_machine = ref_machines[ref_name], machine_spec(ours, our_base)
         assert set(our_machine) - set(ref_machine) == _OUR_MACHINE_EXTRAS
         assert {k: v for k, v in our_machine.items() if k in ref_machine} == ref_machine
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Optional
 
-from dokaseca.errors import ProviderError
-from dokaseca.manifests import k8s_object
+from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
-from dokaseca_gcp.config import REGION, ZONE, GcpConfig, GcpServiceAccount, machine_type_problem, subnet_network
+from dokaseca_gcp.config import GcpConfig, GcpServiceAccount
 
 CAPG_VERSION = "infrastructure.cluster.x-k8s.io/v1beta1"
 
@@ -29,12 +27,15 @@ KUBEADM = KubeadmSettings(
 
 
 def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
+    """The CAPG objects of a cluster whose settings passed :func:`dokaseca_gcp.checks.problems`
+    (the ``check_cluster`` hook); the only values not checked there come from ``infra.outputs``
+    (network name, image), which CAPG takes as they are."""
     config: GcpConfig = cluster.provider_config
-    _check_against_cluster(cluster, config)
     cluster_spec = _cluster_spec(cluster, config, infra)
     if cluster.mode == "clusterclass":
+        template = {"template": {"spec": cluster_spec}}
         infra_cluster = k8s_object(
-            CAPG_VERSION, "GCPClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": cluster_spec}}
+            CAPG_VERSION, "GCPClusterTemplate", versioned_name(cluster.name, template), cluster.namespace, spec=template
         )
     else:
         infra_cluster = k8s_object(CAPG_VERSION, "GCPCluster", cluster.name, cluster.namespace, spec=cluster_spec)
@@ -65,37 +66,6 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         extra=(),
         kubeadm=KUBEADM,
     )
-
-
-def _check_against_cluster(cluster: ClusterSpec, config: GcpConfig) -> None:
-    """Rules that need the cluster's own settings, which the config validators cannot see."""
-    where = f"cluster {cluster.name!r}"
-    region = cluster.region or ""
-    if not REGION.match(region):
-        zone = ZONE.match(region)
-        hint = f"{region!r} is a zone; set region: {zone.group(1)} and list zones under gcp.zones" if zone else "write a GCP region such as 'europe-west1'"
-        raise ProviderError(f"{where}: region {region!r} is not a GCP region; {hint}")
-    for index, zone in enumerate(config.zones):
-        if not zone.startswith(region + "-"):
-            raise ProviderError(f"{where}: gcp.zones[{index}] {zone!r} is not in region {region!r}; list zones of {region} such as '{region}-b'")
-    for pool_label, size in [("controlPlane.machineSize", cluster.control_plane.machine_size)] + [
-        (f"workers[{pool.name}].machineSize", pool.machine_size) for pool in cluster.workers
-    ]:
-        problem = size and machine_type_problem(size)
-        if problem:
-            raise ProviderError(f"{where}: {pool_label} {size!r} is not a GCE machine type; {problem}")
-    cluster_ranges = [("network.pods", block) for block in cluster.network.pods] + [
-        ("network.services", block) for block in cluster.network.services
-    ]
-    for index, subnet in enumerate(config.network.subnets):
-        node_range = subnet_network(subnet)
-        for label, block in cluster_ranges:
-            other = ipaddress.ip_network(block)
-            if node_range is not None and other.version == 4 and node_range.overlaps(other):
-                raise ProviderError(
-                    f"{where}: gcp.network.subnets[{index}] {subnet.cidr_block} overlaps {label} {block}; "
-                    "node, pod and service ranges must be disjoint or traffic is misrouted"
-                )
 
 
 def _cluster_spec(cluster: ClusterSpec, config: GcpConfig, infra: InfraResult) -> dict[str, Any]:
@@ -162,4 +132,6 @@ def _machine_template(
         machine["rootDeviceSize"] = config.root_device_size
     if service_account is not None:
         machine["serviceAccounts"] = {"email": service_account.email, "scopes": list(service_account.scopes)}
-    return k8s_object(CAPG_VERSION, "GCPMachineTemplate", name, cluster.namespace, spec={"template": {"spec": machine}})
+    # Immutable once created (CAPG's webhook rejects updates): a changed spec is a new template.
+    template = {"template": {"spec": machine}}
+    return k8s_object(CAPG_VERSION, "GCPMachineTemplate", versioned_name(name, template), cluster.namespace, spec=template)

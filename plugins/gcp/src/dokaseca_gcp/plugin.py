@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dokaseca import hookimpl
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
+
+if TYPE_CHECKING:
+    from dokaseca.errors import Problem
 
 PROVIDER = "gcp"
 
@@ -23,6 +28,15 @@ def register_providers(register) -> None:
             docs_url="https://cluster-api-gcp.sigs.k8s.io/",
         )
     )
+
+
+@hookimpl
+def check_cluster(cluster: ClusterSpec, provider: ProviderInfo) -> list[Problem] | None:
+    if provider.name != PROVIDER:
+        return None
+    from dokaseca_gcp.checks import problems  # loaded when a fleet uses gcp, not at start-up
+
+    return problems(cluster)
 
 
 @hookimpl
