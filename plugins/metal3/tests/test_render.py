@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
+import attrs
 import pytest
 import yaml
 
@@ -17,6 +18,7 @@ import dokaseca_metal3.plugin
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError, ProviderError
+from dokaseca.manifests import versioned_name
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost, load_plugins
 from dokaseca.render import render_cluster
@@ -97,9 +99,25 @@ def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
     return found[0]
 
 
-def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
+def template(objects: list[dict], kind: str, base: str) -> dict:
+    """The one ``kind`` named ``base`` plus the digest of its spec (an immutable template)."""
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(base + "-")]
+    found = [o for o in found if o["metadata"]["name"] == versioned_name(base, o["spec"])]
+    assert len(found) == 1, f"expected one {kind} named after {base!r} and its spec, found {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def template_names(objects: list[dict], kind: str) -> dict[str, str]:
+    """Base name -> full name of the ``kind`` templates (the name less its 8-digit digest)."""
+    names = {o["metadata"]["name"][:-9]: o["metadata"]["name"] for o in objects if o["kind"] == kind}
+    for base, name in names.items():
+        assert name == versioned_name(base, one(objects, kind, name)["spec"])
+    return names
+
+
+def problems_of(host: PluginHost, config: Optional[dict[str, Any]] = None, **kwargs: Any) -> dict[str, str]:
     with pytest.raises(FleetError) as caught:
-        parse_fleet(fleet_text(config), host)
+        parse_fleet(fleet_text(config, **kwargs), host)
     return {p.path: str(p) for p in caught.value.problems}
 
 
@@ -129,12 +147,13 @@ def test_classic_cluster_renders_valid_metal3_objects(host: PluginHost, schemas:
         "name": "edge-1",
     }
 
-    data_template = one(objects, "Metal3DataTemplate", "edge-1-data")
+    data_template = template(objects, "Metal3DataTemplate", "edge-1-data")
     templates = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Metal3MachineTemplate"}
-    assert sorted(templates) == ["edge-1-control-plane", "edge-1-general", "edge-1-storage"]
-    for template in templates.values():
-        assert template["spec"]["nodeReuse"] is False
-        machine = template["spec"]["template"]["spec"]
+    bases = ["edge-1-control-plane", "edge-1-general", "edge-1-storage"]
+    assert sorted(templates) == sorted(template(objects, "Metal3MachineTemplate", base)["metadata"]["name"] for base in bases)
+    for machine_template in templates.values():
+        assert machine_template["spec"]["nodeReuse"] is False
+        machine = machine_template["spec"]["template"]["spec"]
         assert machine["dataTemplate"] == {"name": data_template["metadata"]["name"]}
         assert machine["automatedCleaningMode"] == "metadata"
         assert machine["image"] == {
@@ -144,9 +163,11 @@ def test_classic_cluster_renders_valid_metal3_objects(host: PluginHost, schemas:
             "diskFormat": "qcow2",
         }
     kcp = one(objects, "KubeadmControlPlane")
-    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == "edge-1-control-plane"
+    control_plane = template(objects, "Metal3MachineTemplate", "edge-1-control-plane")
+    assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == control_plane["metadata"]["name"]
     deployment = one(objects, "MachineDeployment", "edge-1-storage")
-    assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == "edge-1-storage"
+    storage = template(objects, "Metal3MachineTemplate", "edge-1-storage")
+    assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == storage["metadata"]["name"]
 
 
 def test_clusterclass_mode_renders_a_cluster_template_with_the_same_spec(host: PluginHost, schemas: CRDSchemas) -> None:
@@ -155,18 +176,70 @@ def test_clusterclass_mode_renders_a_cluster_template_with_the_same_spec(host: P
 
     assert schemas.validate_all(objects) == []
     assert not [o for o in objects if o["kind"] == "Metal3Cluster"]
-    template = one(objects, "Metal3ClusterTemplate", "edge-1")
-    assert template["spec"]["template"]["spec"] == one(classic, "Metal3Cluster")["spec"]
+    cluster_template = template(objects, "Metal3ClusterTemplate", "edge-1")
+    assert cluster_template["spec"]["template"]["spec"] == one(classic, "Metal3Cluster")["spec"]
     cluster_class = one(objects, "ClusterClass")
     assert cluster_class["spec"]["infrastructure"]["templateRef"] == {
         "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2",
         "kind": "Metal3ClusterTemplate",
-        "name": "edge-1",
+        "name": cluster_template["metadata"]["name"],
     }
-    assert cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"] == "edge-1-control-plane"
+    control_plane = template(objects, "Metal3MachineTemplate", "edge-1-control-plane")
+    assert cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"] == control_plane["metadata"]["name"]
+    # The machine templates are the classic ones: same specs, so same names.
+    assert template_names(objects, "Metal3MachineTemplate") == template_names(classic, "Metal3MachineTemplate")
     assert one(objects, "Metal3DataTemplate")["spec"]["clusterName"] == "edge-1"
     kcp_template = one(objects, "KubeadmControlPlaneTemplate")
     assert kube_vip_pod(kcp_template["spec"]["template"]["spec"]["kubeadmConfigSpec"])["kind"] == "Pod"
+
+
+# -- template names -----------------------------------------------------------------
+
+
+def test_a_pool_size_change_renames_only_that_pools_template(host: PluginHost) -> None:
+    workers = [{"name": "general", "replicas": 2, "machineSize": "r650"}, {"name": "storage", "replicas": 3}]
+    before = render(host, workers=workers)
+    after = render(host, workers=[{**workers[0], "machineSize": "r660"}, workers[1]])
+
+    old, new = template_names(before, "Metal3MachineTemplate"), template_names(after, "Metal3MachineTemplate")
+    assert old.keys() == new.keys() == {"edge-1-control-plane", "edge-1-general", "edge-1-storage"}
+    assert new["edge-1-general"] != old["edge-1-general"]
+    assert new["edge-1-control-plane"] == old["edge-1-control-plane"]
+    assert new["edge-1-storage"] == old["edge-1-storage"]
+    assert template_names(after, "Metal3DataTemplate") == template_names(before, "Metal3DataTemplate")
+    # The MachineDeployment follows the new template; the one that did not change keeps its reference.
+
+    def ref(objects: list[dict], pool: str) -> str:
+        return one(objects, "MachineDeployment", f"edge-1-{pool}")["spec"]["template"]["spec"]["infrastructureRef"]["name"]
+
+    assert ref(after, "general") == new["edge-1-general"]
+    assert ref(after, "storage") == ref(before, "storage")
+
+
+def test_a_network_data_change_renames_the_data_template_and_every_machine_template(host: PluginHost) -> None:
+    before = render(host, with_config(network=STATIC_NETWORK))
+    changed = {**STATIC_NETWORK, "interface": "eno1", "ipPool": {**STATIC_NETWORK["ipPool"], "end": "172.16.10.250"}}
+    after = render(host, with_config(network=changed))
+
+    old_data, new_data = template(before, "Metal3DataTemplate", "edge-1-data"), template(after, "Metal3DataTemplate", "edge-1-data")
+    assert new_data["metadata"]["name"] != old_data["metadata"]["name"]
+    old, new = template_names(before, "Metal3MachineTemplate"), template_names(after, "Metal3MachineTemplate")
+    assert old.keys() == new.keys()
+    for base in old:
+        assert new[base] != old[base], base
+        machine = one(after, "Metal3MachineTemplate", new[base])["spec"]["template"]["spec"]
+        assert machine["dataTemplate"] == {"name": new_data["metadata"]["name"]}
+    # The IPPool is not a template: same name, new ranges, and the network data still points at it.
+    pool = one(after, "IPPool", "edge-1-nodes")
+    assert pool["spec"]["pools"][0]["end"] == "172.16.10.250"
+    assert new_data["spec"]["networkData"]["networks"]["ipv4"][0]["ipAddressFromIPPool"] == "edge-1-nodes"
+
+
+def test_a_change_outside_the_templates_keeps_their_names(host: PluginHost) -> None:
+    before = render(host, workers=[{"name": "general", "replicas": 2}])
+    after = render(host, workers=[{"name": "general", "replicas": 5}], controlPlane={"replicas": 5})
+    for kind in ("Metal3MachineTemplate", "Metal3DataTemplate"):
+        assert template_names(after, kind) == template_names(before, kind)
 
 
 # -- host selection -----------------------------------------------------------------
@@ -181,8 +254,8 @@ def test_host_selector_combines_environment_role_size_and_pool_labels(host: Plug
         controlPlane={"machineSize": "r450"},
     )
 
-    def selector(name: str) -> dict:
-        return one(objects, "Metal3MachineTemplate", name)["spec"]["template"]["spec"]["hostSelector"]
+    def selector(base: str) -> dict:
+        return template(objects, "Metal3MachineTemplate", base)["spec"]["template"]["spec"]["hostSelector"]
 
     assert selector("edge-1-control-plane") == {
         "matchLabels": {
@@ -205,18 +278,51 @@ def test_host_selector_combines_environment_role_size_and_pool_labels(host: Plug
 
 def test_host_selector_without_sizes_has_only_environment_and_role(host: PluginHost) -> None:
     objects = render(host)
-    spec = one(objects, "Metal3MachineTemplate", "edge-1-general")["spec"]["template"]["spec"]
+    spec = template(objects, "Metal3MachineTemplate", "edge-1-general")["spec"]["template"]["spec"]
     assert spec["hostSelector"] == {"matchLabels": {"dokaseca.io/environment": "prod", "dokaseca.io/role": "worker"}}
 
 
 def test_host_selector_for_a_pool_the_cluster_does_not_have_is_an_error(host: PluginHost) -> None:
-    with pytest.raises(ProviderError, match=r"no pool named 'genral'.*general"):
-        render(host, with_config(hostSelectors={"genral": {"disk": "ssd"}}))
+    problems = problems_of(host, with_config(hostSelectors={"genral": {"disk": "ssd"}}))
+    assert list(problems) == ["clusters[0].metal3.hostSelectors.genral"]
+    message = problems["clusters[0].metal3.hostSelectors.genral"]
+    assert "names no worker pool" in message and "did you mean 'general'?" in message
 
 
-def test_machine_size_that_is_not_a_label_value_is_an_error(host: PluginHost) -> None:
-    with pytest.raises(ProviderError, match="dokaseca.io/machine-size"):
-        render(host, workers=[{"name": "general", "replicas": 1, "machineSize": "2 x Xeon"}])
+@pytest.mark.parametrize(
+    ("cluster", "path"),
+    [
+        ({"workers": [{"name": "general", "replicas": 1, "machineSize": "2 x Xeon"}]}, "clusters[0].workers.general.machineSize"),
+        ({"controlPlane": {"machineSize": "2 x Xeon"}}, "clusters[0].controlPlane.machineSize"),
+    ],
+)
+def test_machine_size_that_is_not_a_label_value_is_an_error(host: PluginHost, cluster: dict, path: str) -> None:
+    problems = problems_of(host, **cluster)
+    assert list(problems) == [path]
+    assert "dokaseca.io/machine-size" in problems[path] and "'2 x Xeon'" in problems[path]
+
+
+def test_every_cluster_level_problem_is_reported_at_once(host: PluginHost) -> None:
+    network = {**STATIC_NETWORK, "ipPool": {"start": "192.168.1.100", "end": "192.168.1.200", "prefix": 24, "gateway": "192.168.1.1"}}
+    problems = problems_of(
+        host,
+        with_config(controlPlaneEndpoint="192.168.1.5", network=network, hostSelectors={"gpu": {"disk": "ssd"}}),
+        workers=[{"name": "general", "replicas": 1, "machineSize": "big/one"}],
+        controlPlane={"machineSize": "r450 "},
+    )
+    assert sorted(problems) == [
+        "clusters[0].controlPlane.machineSize",
+        "clusters[0].metal3.hostSelectors.gpu",
+        "clusters[0].network.pods",
+        "clusters[0].workers.general.machineSize",
+    ]
+
+
+def test_check_cluster_leaves_other_providers_alone(host: PluginHost) -> None:
+    cluster = parse_fleet(fleet_text(), host).clusters[0]
+    provider = host.providers["metal3"]
+    assert dokaseca_metal3.plugin.check_cluster(cluster=cluster, provider=provider) == []
+    assert dokaseca_metal3.plugin.check_cluster(cluster=cluster, provider=attrs.evolve(provider, name="someone-else")) is None
 
 
 # -- node network -------------------------------------------------------------------
@@ -273,13 +379,37 @@ def test_static_ipv6_addressing_uses_ipv6_networks_and_a_128_bit_vip(host: Plugi
 def test_nodes_subnet_overlapping_the_pod_range_is_an_error(host: PluginHost) -> None:
     # The built-in pod range is 192.168.0.0/16, a common bare-metal LAN.
     network = {**STATIC_NETWORK, "ipPool": {"start": "192.168.1.100", "end": "192.168.1.200", "prefix": 24, "gateway": "192.168.1.1"}}
-    with pytest.raises(ProviderError, match=r"192\.168\.1\.0/24.*overlaps network\.pods 192\.168\.0\.0/16"):
-        render(host, with_config(controlPlaneEndpoint="192.168.1.5", network=network))
+    problems = problems_of(host, with_config(controlPlaneEndpoint="192.168.1.5", network=network))
+    # One problem: the VIP inside the same range is not reported again.
+    assert list(problems) == ["clusters[0].network.pods"]
+    assert "overlaps the nodes' subnet 192.168.1.0/24" in problems["clusters[0].network.pods"]
+    assert "'192.168.0.0/16'" in problems["clusters[0].network.pods"]
 
 
 def test_vip_inside_the_service_range_is_an_error(host: PluginHost) -> None:
-    with pytest.raises(ProviderError, match=r"VIP 10\.96\.0\.50 is inside network\.services"):
-        render(host, with_config(controlPlaneEndpoint="10.96.0.50"))
+    problems = problems_of(host, with_config(controlPlaneEndpoint="10.96.0.50"))
+    assert list(problems) == ["clusters[0].network.services"]
+    assert "contains the control-plane VIP 10.96.0.50" in problems["clusters[0].network.services"]
+
+
+def test_cluster_ranges_away_from_the_hosts_network_are_accepted(host: PluginHost) -> None:
+    network = {**STATIC_NETWORK, "ipPool": {"start": "192.168.1.100", "end": "192.168.1.200", "prefix": 24, "gateway": "192.168.1.1"}}
+    config = with_config(controlPlaneEndpoint="192.168.1.5", network=network)
+    objects = render(host, config, network={"pods": ["10.244.0.0/16"], "services": ["10.96.0.0/12"]})
+    assert one(objects, "IPPool")["spec"]["pools"][0]["start"] == "192.168.1.100"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fragment"),
+    [
+        ("10.96.0.50", "contains the control-plane VIP 10.96.0.50"),
+        ("api.edge-1.example.com", "is not an IP address"),
+    ],
+)
+def test_an_endpoint_from_prepare_is_checked_at_render(host: PluginHost, endpoint: str, fragment: str) -> None:
+    # Not in the fleet file, so check_cluster cannot have seen it.
+    with pytest.raises(ProviderError, match=fragment):
+        render(host, infra=InfraResult(outputs={"control_plane_endpoint": endpoint}))
 
 
 # -- kubeadm: node identity, kube-vip, users ------------------------------------------

@@ -10,21 +10,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Mapping, Optional
 
+from dokaseca import kube_vip
 from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL
 from dokaseca.errors import ProviderError
-from dokaseca import kube_vip
-from dokaseca.manifests import k8s_object
+from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
-from dokaseca_metal3.config import (
-    CONTROL_PLANE_SELECTOR,
-    MACHINE_SIZE_LABEL,
-    ROLE_LABEL,
-    Metal3Config,
-    Metal3IPPool,
-    label_value_problem,
-    pool_network,
-)
+from dokaseca_metal3 import checks
+from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR, MACHINE_SIZE_LABEL, ROLE_LABEL, Metal3Config, Metal3IPPool
 
 CAPM3_VERSION = "infrastructure.cluster.x-k8s.io/v1beta2"
 IPAM_VERSION = "ipam.metal3.io/v1alpha1"
@@ -40,22 +33,23 @@ NODE_NAME = "{{ ds.meta_data.name }}"  # the BareMetalHost's name (BMO's default
 
 def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     config: Metal3Config = cluster.provider_config
-    _check_host_selectors(cluster, config)
-    endpoint = infra.outputs.get("control_plane_endpoint") or config.control_plane_endpoint
-    _check_no_overlap_with_cluster_network(cluster, config, endpoint)
+    endpoint = _endpoint(cluster, config, infra)
     cluster_spec = {
         "controlPlaneEndpoint": {"host": endpoint, "port": API_SERVER_PORT},
         "cloudProviderEnabled": False,
     }
     if cluster.mode == "clusterclass":
+        template = {"template": {"spec": cluster_spec}}
         infra_cluster = k8s_object(
-            CAPM3_VERSION, "Metal3ClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": cluster_spec}}
+            CAPM3_VERSION, "Metal3ClusterTemplate", versioned_name(cluster.name, template), cluster.namespace, spec=template
         )
     else:
         infra_cluster = k8s_object(CAPM3_VERSION, "Metal3Cluster", cluster.name, cluster.namespace, spec=cluster_spec)
 
     static = config.network.ip_pool if config.network.mode == "static" else None
     pool = _ip_pool(cluster, static) if static is not None else None
+    # Named first: its versioned name is part of every machine template's spec,
+    # so a change of the network data gives the machine templates new names too.
     data_template = _data_template(cluster, config, pool)
     control_plane = _machine_template(
         cluster,
@@ -94,6 +88,21 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     )
 
 
+def _endpoint(cluster: ClusterSpec, config: Metal3Config, infra: InfraResult) -> str:
+    """The VIP: prepare's output when there is one, else the fleet file's.
+
+    check_cluster has checked the fleet file's endpoint when the fleet was
+    loaded; one from prepare's outputs is checked here, with the same rules.
+    """
+    from_infra = infra.outputs.get("control_plane_endpoint")
+    if not from_infra:
+        return config.control_plane_endpoint
+    found = checks.endpoint_problems(cluster, config, str(from_infra), source="control_plane_endpoint (prepare's output)")
+    if found:
+        raise ProviderError(f"cluster {cluster.name!r}: " + "; ".join(str(problem) for problem in found))
+    return str(from_infra)
+
+
 # cloud-init user that receives metal3.sshAuthorizedKeys (passwordless sudo, as in
 # the other CAPI providers' templates).
 SSH_USER = "metal3"
@@ -105,52 +114,10 @@ def _users(config: Metal3Config) -> tuple[dict[str, Any], ...]:
     return ({"name": SSH_USER, "sshAuthorizedKeys": list(config.ssh_authorized_keys), "sudo": "ALL=(ALL) NOPASSWD:ALL"},)
 
 
-def _check_host_selectors(cluster: ClusterSpec, config: Metal3Config) -> None:
-    # The config block cannot see the cluster's pools, so a misspelt pool name
-    # is caught here; ignoring it would let the pool take any host.
-    known = {CONTROL_PLANE_SELECTOR, *(pool.name for pool in cluster.workers)}
-    unknown = sorted(set(config.host_selectors) - known)
-    if unknown:
-        raise ProviderError(
-            f"cluster {cluster.name!r}: metal3.hostSelectors has no pool named {', '.join(map(repr, unknown))}; "
-            f"use 'controlPlane' or one of the worker pools: {', '.join(sorted(known - {CONTROL_PLANE_SELECTOR})) or 'none'}"
-        )
-
-
-def _check_no_overlap_with_cluster_network(cluster: ClusterSpec, config: Metal3Config, endpoint: str) -> None:
-    # Nodes sit on a real L2 network here; a pod or service range that covers
-    # it (the default pod range is 192.168.0.0/16) makes the nodes and the VIP
-    # unreachable from inside the cluster.
-    ranges = [("network.pods", block) for block in cluster.network.pods]
-    ranges += [("network.services", block) for block in cluster.network.services]
-    vip = ipaddress.ip_address(endpoint)
-    pool = config.network.ip_pool if config.network.mode == "static" else None
-    node_subnet = pool_network(pool) if pool is not None else None
-    for where, block in ranges:
-        cidr = ipaddress.ip_network(block)
-        if node_subnet is not None and node_subnet.version == cidr.version and node_subnet.overlaps(cidr):
-            raise ProviderError(
-                f"cluster {cluster.name!r}: the nodes' subnet {node_subnet} (metal3.network.ipPool) overlaps {where} {block}; "
-                f"set {where} in the fleet file to a range the hosts' network does not use"
-            )
-    for where, block in ranges:
-        if vip in ipaddress.ip_network(block):
-            raise ProviderError(
-                f"cluster {cluster.name!r}: the control-plane VIP {endpoint} is inside {where} {block}; "
-                f"set {where} in the fleet file to a range the hosts' network does not use"
-            )
-
-
 def host_selector(cluster: ClusterSpec, role: str, size: Optional[str], selector: Mapping[str, str]) -> dict[str, Any]:
     """Which BareMetalHosts a machine template may take: same environment, same role, the pool's own labels."""
     labels = {ENVIRONMENT_LABEL: cluster.environment, ROLE_LABEL: role}
-    if size:
-        problem = label_value_problem(size)
-        if problem:
-            raise ProviderError(
-                f"cluster {cluster.name!r}: machineSize {size!r} cannot be used as the label {MACHINE_SIZE_LABEL} "
-                f"of bare-metal hosts; {problem}"
-            )
+    if size:  # a label value: checked by check_cluster (and metal3.machineSize by its validator)
         labels[MACHINE_SIZE_LABEL] = size
     labels.update(sorted(selector.items()))
     return {"matchLabels": labels}
@@ -171,15 +138,16 @@ def _machine_template(
         "hostSelector": host_selector(cluster, role, size, selector),
         "image": image,
     }
-    return k8s_object(
-        CAPM3_VERSION, "Metal3MachineTemplate", name, cluster.namespace, spec={"nodeReuse": False, "template": {"spec": machine}}
-    )
+    spec = {"nodeReuse": False, "template": {"spec": machine}}
+    return k8s_object(CAPM3_VERSION, "Metal3MachineTemplate", versioned_name(name, spec), cluster.namespace, spec=spec)
 
 
 # -- node network ---------------------------------------------------------------
 
 
 def _ip_pool(cluster: ClusterSpec, pool: Metal3IPPool) -> dict[str, Any]:
+    # Not a template: the nodes' IP claims and the data template name the pool,
+    # so its name stays the same when its ranges change.
     name = f"{cluster.name}-nodes"
     addresses: dict[str, Any] = {"start": pool.start, "end": pool.end, "prefix": pool.prefix, "gateway": pool.gateway}
     if pool.dns_servers:
@@ -224,4 +192,5 @@ def _data_template(cluster: ClusterSpec, config: Metal3Config, pool: Optional[di
         if settings.dns_servers:
             network_data["services"] = {"dnsFromIPPool": pool_name}
         spec["networkData"] = network_data
-    return k8s_object(CAPM3_VERSION, "Metal3DataTemplate", f"{cluster.name}-data", cluster.namespace, spec=spec)
+    # CAPM3 refuses changes to a Metal3DataTemplate's spec, so it is named after it.
+    return k8s_object(CAPM3_VERSION, "Metal3DataTemplate", versioned_name(f"{cluster.name}-data", spec), cluster.namespace, spec=spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dokaseca import hookimpl
+from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
 PROVIDER = "metal3"
@@ -33,3 +34,12 @@ def render_provider_manifests(cluster: ClusterSpec, provider: ProviderInfo, infr
     from dokaseca_metal3 import manifests  # loaded when a Metal3 cluster is rendered, not at start-up
 
     return manifests.render(cluster, infra)
+
+
+@hookimpl
+def check_cluster(cluster: ClusterSpec, provider: ProviderInfo) -> list[Problem] | None:
+    if provider.name != PROVIDER:
+        return None
+    from dokaseca_metal3.checks import problems  # loaded when a fleet uses Metal3, not at start-up
+
+    return problems(cluster)
