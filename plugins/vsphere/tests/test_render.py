@@ -9,17 +9,17 @@ import re
 from pathlib import Path
 from typing import Any, Optional
 
+import attrs
 import dokaseca_vsphere.plugin
 import pytest
 import yaml
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
-from dokaseca.errors import FleetError, ProviderError
-from dokaseca.manifests import dump_all
+from dokaseca.errors import FleetError
+from dokaseca.manifests import dump_all, versioned_name
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost, load_plugins
 from dokaseca.render import render_cluster
-from dokaseca_vsphere.manifests import UnknownMachineSize
 
 VIP = "10.20.0.10"
 SERVER = "vcenter.example.com"
@@ -109,8 +109,26 @@ def by_kind(objects: list[dict], kind: str) -> list[dict]:
     return [o for o in objects if o["kind"] == kind]
 
 
-def machine(objects: list[dict], name: str) -> dict:
-    return one(objects, "VSphereMachineTemplate", name)["spec"]["template"]["spec"]
+def template(objects: list[dict], kind: str, base: str) -> dict:
+    """The one ``kind`` object named ``<base>-<digest of its spec>`` (see versioned_name)."""
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(base + "-")]
+    found = [o for o in found if o["metadata"]["name"] == versioned_name(base, o["spec"])]
+    assert len(found) == 1, f"expected one {kind} named after {base!r} and its spec, found {[o['metadata']['name'] for o in found]}"
+    return found[0]
+
+
+def machine_template(objects: list[dict], base: str) -> dict:
+    return template(objects, "VSphereMachineTemplate", base)
+
+
+def machine(objects: list[dict], base: str) -> dict:
+    return machine_template(objects, base)["spec"]["template"]["spec"]
+
+
+def fleet_problems(host: PluginHost, text: str) -> dict[str, Any]:
+    with pytest.raises(FleetError) as caught:
+        parse_fleet(text, host)
+    return {p.path: p for p in caught.value.problems}
 
 
 def kcp_config_spec(objects: list[dict]) -> dict:
@@ -159,11 +177,12 @@ def test_classic_cluster_renders_valid_capv_objects(host: PluginHost, schemas: C
     cluster = one(objects, "Cluster")
     assert cluster["spec"]["infrastructureRef"] == {"apiGroup": CAPV_GROUP, "kind": "VSphereCluster", "name": "onprem-1"}
 
-    templates = {o["metadata"]["name"]: o for o in by_kind(objects, "VSphereMachineTemplate")}
-    assert sorted(templates) == ["onprem-1-control-plane", "onprem-1-general", "onprem-1-storage"]
-    for template in templates.values():
-        assert template["metadata"]["namespace"] == "prod"
-        spec = template["spec"]["template"]["spec"]
+    bases = ["onprem-1-control-plane", "onprem-1-general", "onprem-1-storage"]
+    templates = {base: machine_template(objects, base) for base in bases}
+    assert len(by_kind(objects, "VSphereMachineTemplate")) == 3
+    for machine_tpl in templates.values():
+        assert machine_tpl["metadata"]["namespace"] == "prod"
+        spec = machine_tpl["spec"]["template"]["spec"]
         assert spec["server"] == SERVER
         assert spec["template"] == "ubuntu-2404-kube-v1.33.1"
         assert spec["network"] == {"devices": [{"networkName": "k8s-nodes", "dhcp4": True, "dhcp6": False}]}
@@ -175,10 +194,10 @@ def test_classic_cluster_renders_valid_capv_objects(host: PluginHost, schemas: C
     assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"] == {
         "apiGroup": CAPV_GROUP,
         "kind": "VSphereMachineTemplate",
-        "name": "onprem-1-control-plane",
+        "name": templates["onprem-1-control-plane"]["metadata"]["name"],
     }
     deployment = one(objects, "MachineDeployment", "onprem-1-storage")
-    assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == "onprem-1-storage"
+    assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == templates["onprem-1-storage"]["metadata"]["name"]
     # Only a Secret *reference*: no Secret object, no credential anywhere in the output.
     assert not by_kind(objects, "Secret")
     assert "password" not in dump_all(objects)
@@ -190,20 +209,22 @@ def test_clusterclass_mode_renders_a_cluster_template(host: PluginHost, schemas:
 
     assert schemas.validate_all(objects) == []
     assert not by_kind(objects, "VSphereCluster")
-    template = one(objects, "VSphereClusterTemplate", "onprem-1")
-    assert template["spec"] == {"template": {"spec": classic["spec"]}}
+    cluster_template = template(objects, "VSphereClusterTemplate", "onprem-1")
+    assert cluster_template["spec"] == {"template": {"spec": classic["spec"]}}
+    assert len(by_kind(objects, "VSphereClusterTemplate")) == 1
     cluster_class = one(objects, "ClusterClass")
     assert cluster_class["spec"]["infrastructure"]["templateRef"] == {
         "apiVersion": f"{CAPV_GROUP}/v1beta2",
         "kind": "VSphereClusterTemplate",
-        "name": "onprem-1",
+        "name": cluster_template["metadata"]["name"],
     }
-    assert cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"] == "onprem-1-control-plane"
+    control_plane_ref = cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]
+    assert control_plane_ref["name"] == machine_template(objects, "onprem-1-control-plane")["metadata"]["name"]
     (worker_class,) = cluster_class["spec"]["workers"]["machineDeployments"]
     assert worker_class["infrastructure"]["templateRef"] == {
         "apiVersion": f"{CAPV_GROUP}/v1beta2",
         "kind": "VSphereMachineTemplate",
-        "name": "onprem-1-general",
+        "name": machine_template(objects, "onprem-1-general")["metadata"]["name"],
     }
     # The kube-vip pod and hostname handling reach the control-plane template too.
     config_spec = kcp_config_spec(objects)
@@ -243,27 +264,93 @@ def test_named_sizes_set_the_machine_shape_and_gaps_come_from_the_defaults(host:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "where"),
+    ("kwargs", "path"),
     [
-        ({"workers": [{"name": "general", "replicas": 2, "machineSize": "huge"}]}, "worker pool 'general'"),
-        ({"control_plane": {"machineSize": "huge"}}, "the control plane"),
+        ({"workers": [{"name": "general", "replicas": 2, "machineSize": "huge"}]}, "clusters[0].workers.general.machineSize"),
+        ({"control_plane": {"machineSize": "huge"}}, "clusters[0].controlPlane.machineSize"),
     ],
 )
-def test_an_unknown_machine_size_names_the_pool_and_the_known_sizes(host: PluginHost, kwargs: dict, where: str) -> None:
-    cluster = parse_fleet(fleet_text(with_config(sizes=SIZES), **kwargs), host).clusters[0]
-    with pytest.raises(UnknownMachineSize) as caught:
-        render_cluster(host, cluster)
-    message = str(caught.value)
-    assert where in message and "'huge'" in message
-    assert "known sizes: 'large', 'wide'" in message
-    # A ValueError for callers that catch those, a ProviderError so the CLI reports it cleanly.
-    assert isinstance(caught.value, ValueError) and isinstance(caught.value, ProviderError)
+def test_an_unknown_machine_size_is_a_fleet_problem_listing_the_known_sizes(host: PluginHost, kwargs: dict, path: str) -> None:
+    problems = fleet_problems(host, fleet_text(with_config(sizes=SIZES), **kwargs))
+    assert list(problems) == [path]
+    problem = problems[path]
+    assert problem.value == "huge"
+    assert "vsphere.sizes" in problem.message
+    assert "known sizes: 'large', 'wide'" in problem.hint
+    assert "did you mean" not in problem.hint  # nothing close to 'huge'
+
+
+def test_every_unknown_machine_size_is_reported_at_once(host: PluginHost) -> None:
+    text = fleet_text(
+        with_config(sizes=SIZES),
+        control_plane={"machineSize": "larg"},
+        workers=[
+            {"name": "general", "replicas": 2, "machineSize": "large"},
+            {"name": "batch", "replicas": 1, "machineSize": "wid"},
+            {"name": "gpu", "replicas": 1, "machineSize": "gpu-xl"},
+        ],
+    )
+    problems = fleet_problems(host, text)
+    assert sorted(problems) == [
+        "clusters[0].controlPlane.machineSize",
+        "clusters[0].workers.batch.machineSize",
+        "clusters[0].workers.gpu.machineSize",
+    ]
+    assert problems["clusters[0].controlPlane.machineSize"].hint.startswith("did you mean 'large'? known sizes: 'large', 'wide'")
+    assert problems["clusters[0].workers.batch.machineSize"].hint.startswith("did you mean 'wide'?")
+    assert problems["clusters[0].workers.gpu.machineSize"].value == "gpu-xl"
 
 
 def test_a_machine_size_without_a_sizes_map_says_none_are_defined(host: PluginHost) -> None:
-    cluster = parse_fleet(fleet_text(workers=[{"name": "general", "replicas": 1, "machineSize": "m5.large"}]), host).clusters[0]
-    with pytest.raises(UnknownMachineSize, match="known sizes: none defined"):
-        render_cluster(host, cluster)
+    problems = fleet_problems(host, fleet_text(workers=[{"name": "general", "replicas": 1, "machineSize": "m5.large"}]))
+    problem = problems["clusters[0].workers.general.machineSize"]
+    assert problem.value == "m5.large"
+    assert "known sizes: none defined" in problem.hint and "vsphere.sizes" in problem.hint
+    assert "clusters[0].workers.general.machineSize: is not a size defined under vsphere.sizes (got 'm5.large')" in str(problem)
+
+
+def test_sizes_from_a_shared_layer_are_checked_against_the_cluster_pools(host: PluginHost) -> None:
+    fleet = yaml.safe_load(fleet_text(workers=[{"name": "general", "replicas": 1, "machineSize": "large"}]))
+    del fleet["clusters"][0]["vsphere"]
+    fleet["defaults"]["vsphere"] = with_config(sizes=SIZES)
+    assert parse_fleet(yaml.safe_dump(fleet), host).clusters[0].workers[0].machine_size == "large"
+    fleet["clusters"][0]["workers"][0]["machineSize"] = "small"
+    assert list(fleet_problems(host, yaml.safe_dump(fleet))) == ["clusters[0].workers.general.machineSize"]
+
+
+# -- immutable templates -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["classic", "clusterclass"])
+def test_changing_a_pool_size_renames_only_that_pool_template(host: PluginHost, mode: str) -> None:
+    workers = [{"name": "general", "replicas": 2}, {"name": "compute", "replicas": 1, "machineSize": "large"}]
+    bases = ["onprem-1-control-plane", "onprem-1-general", "onprem-1-compute"]
+    before = render(host, with_config(sizes=SIZES), mode=mode, workers=workers)
+    resized = [workers[0], {**workers[1], "machineSize": "wide"}]
+    after = render(host, with_config(sizes=SIZES), mode=mode, workers=resized)
+
+    names_before = {base: machine_template(before, base)["metadata"]["name"] for base in bases}
+    names_after = {base: machine_template(after, base)["metadata"]["name"] for base in bases}
+    assert names_after["onprem-1-compute"] != names_before["onprem-1-compute"]
+    assert machine(after, "onprem-1-compute")["numCPUs"] == 16
+    assert {b: names_after[b] for b in bases[:2]} == {b: names_before[b] for b in bases[:2]}
+    # What uses the template follows it to the new name.
+    if mode == "classic":
+        deployment = one(after, "MachineDeployment", "onprem-1-compute")
+        assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == names_after["onprem-1-compute"]
+    else:
+        refs = [o for o in after if o["kind"] == "ClusterClass"]
+        assert names_after["onprem-1-compute"] in dump_all(refs) and names_before["onprem-1-compute"] not in dump_all(refs)
+    # The cluster-level object is untouched.
+    kind = "VSphereCluster" if mode == "classic" else "VSphereClusterTemplate"
+    assert one(after, kind) == one(before, kind)
+
+
+def test_a_placement_change_renames_every_machine_template(host: PluginHost) -> None:
+    before = render(host)
+    after = render(host, with_config(datastore="ds2"))
+    for base in ("onprem-1-control-plane", "onprem-1-general"):
+        assert machine_template(after, base)["metadata"]["name"] != machine_template(before, base)["metadata"]["name"]
 
 
 # -- credentials ---------------------------------------------------------------------------
@@ -649,3 +736,10 @@ def test_clusterclass_rendering_matches_capv_clusterclass_template(host: PluginH
     assert env_of(our_pod) == ref_env
     assert variables["controlPlaneIpAddr"] == our_template_spec["controlPlaneEndpoint"]["host"]
     assert variables["credsSecretName"] == our_template_spec["identityRef"]["name"]
+
+
+def test_check_cluster_leaves_other_providers_alone(host: PluginHost) -> None:
+    cluster = parse_fleet(fleet_text(), host).clusters[0]
+    provider = host.providers["vsphere"]
+    assert dokaseca_vsphere.plugin.check_cluster(cluster=cluster, provider=attrs.evolve(provider, name="someone-else")) is None
+    assert dokaseca_vsphere.plugin.check_cluster(cluster=cluster, provider=provider) == []

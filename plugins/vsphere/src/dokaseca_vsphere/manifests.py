@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from dokaseca.errors import ProviderError
 from dokaseca import kube_vip
-from dokaseca.manifests import k8s_object
+from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_vsphere.config import VSphereConfig
@@ -41,27 +40,20 @@ HOSTNAME_COMMANDS = (
 )
 
 
-class UnknownMachineSize(ProviderError, ValueError):
-    """A pool asks for a machineSize the ``vsphere.sizes`` map does not define."""
-
-
 def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     config: VSphereConfig = cluster.provider_config
     endpoint = _value(infra, config, "control_plane_endpoint")
     cluster_spec = _cluster_spec(cluster, config, infra, endpoint)
     if cluster.mode == "clusterclass":
+        # A template too: immutable, so named after its content like the machine templates.
+        template_spec = {"template": {"spec": cluster_spec}}
         infra_cluster = k8s_object(
-            CAPV_VERSION, "VSphereClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": cluster_spec}}
+            CAPV_VERSION, "VSphereClusterTemplate", versioned_name(cluster.name, template_spec), cluster.namespace, spec=template_spec
         )
     else:
         infra_cluster = k8s_object(CAPV_VERSION, "VSphereCluster", cluster.name, cluster.namespace, spec=cluster_spec)
-    control_plane = _machine_template(
-        cluster, infra, f"{cluster.name}-control-plane", cluster.control_plane.machine_size, "the control plane"
-    )
-    workers = {
-        pool.name: _machine_template(cluster, infra, f"{cluster.name}-{pool.name}", pool.machine_size, f"worker pool {pool.name!r}")
-        for pool in cluster.workers
-    }
+    control_plane = _machine_template(cluster, infra, f"{cluster.name}-control-plane", cluster.control_plane.machine_size)
+    workers = {pool.name: _machine_template(cluster, infra, f"{cluster.name}-{pool.name}", pool.machine_size) for pool in cluster.workers}
     return ProviderManifests(
         infrastructure_cluster=infra_cluster,
         control_plane_machine_template=control_plane,
@@ -106,19 +98,15 @@ def _cluster_spec(cluster: ClusterSpec, config: VSphereConfig, infra: InfraResul
 # -- machines ---------------------------------------------------------------------
 
 
-def machine_shape(cluster: ClusterSpec, size_name: Optional[str], where: str) -> tuple[int, int, int]:
-    """``(numCPUs, memoryMiB, diskGiB)`` of a named size, the block's defaults filling its gaps."""
-    config: VSphereConfig = cluster.provider_config
+def machine_shape(config: VSphereConfig, size_name: Optional[str]) -> tuple[int, int, int]:
+    """``(numCPUs, memoryMiB, diskGiB)`` of a named size, the block's defaults filling its gaps.
+
+    The size comes from the fleet file only, and ``check_cluster`` has already
+    reported a name that ``vsphere.sizes`` does not define.
+    """
     if size_name is None:
         return config.num_cpus, config.memory_mib, config.disk_gib
-    size = config.sizes.get(size_name)
-    if size is None:
-        known = ", ".join(repr(name) for name in sorted(config.sizes)) or "none defined"
-        raise UnknownMachineSize(
-            f"cluster {cluster.name!r}: {where} has machineSize {size_name!r}, which vsphere.sizes does not define "
-            f"(known sizes: {known}); add it under vsphere.sizes as {{numCPUs, memoryMiB, diskGiB}}, "
-            "or remove machineSize to use the block's numCPUs/memoryMiB/diskGiB"
-        )
+    size = config.sizes[size_name]
     return (
         config.num_cpus if size.num_cpus is None else size.num_cpus,
         config.memory_mib if size.memory_mib is None else size.memory_mib,
@@ -126,9 +114,11 @@ def machine_shape(cluster: ClusterSpec, size_name: Optional[str], where: str) ->
     )
 
 
-def _machine_template(cluster: ClusterSpec, infra: InfraResult, name: str, size_name: Optional[str], where: str) -> dict[str, Any]:
+def _machine_template(cluster: ClusterSpec, infra: InfraResult, base_name: str, size_name: Optional[str]) -> dict[str, Any]:
+    """A VSphereMachineTemplate named ``<base_name>-<digest of its spec>``: CAPV refuses
+    changes to a template, so a changed shape or placement is a new template."""
     config: VSphereConfig = cluster.provider_config
-    num_cpus, memory_mib, disk_gib = machine_shape(cluster, size_name, where)
+    num_cpus, memory_mib, disk_gib = machine_shape(config, size_name)
     machine: dict[str, Any] = {"server": config.server}
     # Unset placement fields let vCenter use its defaults (CRD: empty strings are invalid).
     for key, field in (("datacenter", "datacenter"), ("datastore", "datastore"), ("folder", "folder"), ("resourcePool", "resource_pool")):
@@ -151,7 +141,8 @@ def _machine_template(cluster: ClusterSpec, infra: InfraResult, name: str, size_
             "powerOffMode": "trySoft",
         }
     )
-    return k8s_object(CAPV_VERSION, "VSphereMachineTemplate", name, cluster.namespace, spec={"template": {"spec": machine}})
+    spec = {"template": {"spec": machine}}
+    return k8s_object(CAPV_VERSION, "VSphereMachineTemplate", versioned_name(base_name, spec), cluster.namespace, spec=spec)
 
 
 def _users(config: VSphereConfig) -> tuple[dict[str, Any], ...]:
@@ -185,6 +176,3 @@ def _identity(config: VSphereConfig) -> list[dict[str, Any]]:
         selector = {"matchLabels": {}}  # every namespace, as in CAPV's identity docs (no selector would mean none)
     spec = {"secretName": identity.secret_name or identity.name, "allowedNamespaces": {"selector": selector}}
     return [k8s_object(CAPV_VERSION, "VSphereClusterIdentity", identity.name, spec=spec)]
-
-
-# -- API server VIP (kube-vip as a static pod) ------------------------------------

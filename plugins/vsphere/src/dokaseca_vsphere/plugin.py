@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dokaseca import hookimpl
+from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
 PROVIDER = "vsphere"
@@ -24,6 +25,15 @@ def register_providers(register) -> None:
             docs_url="https://github.com/kubernetes-sigs/cluster-api-provider-vsphere",
         )
     )
+
+
+@hookimpl
+def check_cluster(cluster: ClusterSpec, provider: ProviderInfo) -> list[Problem] | None:
+    if provider.name != PROVIDER:
+        return None
+    from dokaseca_vsphere.checks import problems
+
+    return problems(cluster)
 
 
 @hookimpl
