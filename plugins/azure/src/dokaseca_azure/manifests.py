@@ -6,6 +6,10 @@ put in the kubeadm objects and :class:`~dokaseca.models.KubeadmSettings`
 cannot carry yet (the etcd data disk, each worker pool's own azure.json, and
 in ClusterClass mode the patches that name the Secrets CAPZ generates).
 
+Machine templates and the AzureClusterTemplate are immutable in CAPZ, so each
+is named after its content (:func:`dokaseca.manifests.versioned_name`): a
+change renders a new object that the references follow.
+
 ``prepare`` (a later release) may fill ``infra.outputs`` with
 ``subscription_id``, ``resource_group`` and ``cloud_provider_identity_id``;
 they take precedence over the ``azure:`` block.
@@ -14,13 +18,13 @@ they take precedence over the ``azure:`` block.
 from __future__ import annotations
 
 import base64
-import ipaddress
-import re
+import copy
+import json
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from dokaseca.errors import ProviderError
-from dokaseca.manifests import k8s_object
+from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_azure.config import (
@@ -28,7 +32,6 @@ from dokaseca_azure.config import (
     DEFAULT_NODE_SUBNET,
     AzureConfig,
     api_server_private_ip,
-    vm_size_problem,
 )
 
 CAPZ_VERSION = "infrastructure.cluster.x-k8s.io/v1beta1"
@@ -52,7 +55,6 @@ ETCD_QUOTA_BACKEND_BYTES = "8589934592"  # 8 GiB, etcd's recommended maximum
 CONTROL_PLANE_HEALTH_TIMEOUT_SECONDS = 1200
 
 ZONES = ("1", "2", "3")
-_LOCATION = re.compile(r"^[a-z0-9]+$")
 
 # What an AzureClusterTemplate may hold of each networkSpec member; the rest of
 # an AzureCluster's spec reaches the cluster through ClusterClass patches.
@@ -64,12 +66,25 @@ _TEMPLATE_FIELDS = {
 }
 
 
+# In ClusterClass mode the AzureClusterTemplate carries what a template may
+# hold; the rest of the AzureCluster's spec waits here, as JSON Patch operations,
+# until complete_kubeadm() moves it into a ClusterClass patch.
+PLACEMENT_ANNOTATION = "azure.dokaseca.io/cluster-placement"
+
+
 def control_plane_template_name(cluster: ClusterSpec) -> str:
+    """The control plane's AzureMachineTemplate name, before its content digest."""
     return f"{cluster.name}-control-plane"
 
 
 def worker_template_name(cluster: ClusterSpec, pool_name: str) -> str:
+    """A pool's AzureMachineTemplate name, before its content digest."""
     return f"{cluster.name}-{pool_name}"
+
+
+def azure_json_secret(machine_template_name: str) -> str:
+    """The Secret CAPZ writes for an AzureMachineTemplate."""
+    return f"{machine_template_name}-azure-json"
 
 
 def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
@@ -77,9 +92,17 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     _check(cluster, config, infra)
     spec = cluster_spec(cluster, config, infra)
     if cluster.mode == "clusterclass":
-        # Holds the whole spec until complete_kubeadm() moves what a template
-        # may not carry into the ClusterClass's patches.
-        infra_cluster = k8s_object(CAPZ_VERSION, "AzureClusterTemplate", cluster.name, cluster.namespace, spec={"template": {"spec": spec}})
+        template_spec, placement = _split_template_spec(spec)
+        wrapped = {"template": {"spec": template_spec}}
+        annotations = {PLACEMENT_ANNOTATION: json.dumps(placement, sort_keys=True, separators=(",", ":"))} if placement else None
+        infra_cluster = k8s_object(
+            CAPZ_VERSION,
+            "AzureClusterTemplate",
+            versioned_name(cluster.name, wrapped),
+            cluster.namespace,
+            annotations=annotations,
+            spec=wrapped,
+        )
     else:
         infra_cluster = k8s_object(CAPZ_VERSION, "AzureCluster", cluster.name, cluster.namespace, spec=spec)
     control_plane = _machine_template(
@@ -100,40 +123,16 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         control_plane_machine_template=control_plane,
         worker_machine_templates=workers,
         extra=(_identity(cluster, config),),
-        kubeadm=_kubeadm_settings(cluster, config),
+        kubeadm=_kubeadm_settings(cluster, config, control_plane["metadata"]["name"]),
     )
 
 
 def _check(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) -> None:
-    """What the ``azure:`` block cannot check alone; raised as ProviderError."""
-    where = f"cluster {cluster.name!r}"
-    if not _LOCATION.match(cluster.region or ""):
-        raise ProviderError(
-            f"{where}: region {cluster.region!r} is not an Azure location name; write it as 'westeurope' or 'eastus2'"
-            " (`az account list-locations --query [].name -o tsv`)"
-        )
+    """What only ``prepare`` may still provide; the fleet file is checked by checks.problems()."""
     if not (infra.outputs.get("subscription_id") or config.subscription_id):
-        raise ProviderError(f"{where}: no Azure subscription; set azure.subscriptionId (`az account show --query id -o tsv`)")
-    sizes = [("controlPlane.machineSize", cluster.control_plane.machine_size)]
-    sizes += [(f"workers[{pool.name}].machineSize", pool.machine_size) for pool in cluster.workers]
-    for field, size in sizes:
-        problem = size and vm_size_problem(size)
-        if problem:
-            raise ProviderError(f"{where}: {field} {size!r} is not an Azure VM size; {problem}")
-    node_ranges = [
-        *config.vnet.cidr_blocks,
-        *config.subnets.effective_cidrs("control-plane"),
-        *config.subnets.effective_cidrs("node"),
-    ]
-    for pods in cluster.network.pods:
-        pod_net = ipaddress.ip_network(pods)
-        for block in node_ranges:
-            net = ipaddress.ip_network(block)
-            if net.version == pod_net.version and net.overlaps(pod_net):
-                raise ProviderError(
-                    f"{where}: the pod range {pods} overlaps the Azure network {block}; pods would be unreachable."
-                    " Change network.pods or the azure vnet/subnet ranges"
-                )
+        raise ProviderError(
+            f"cluster {cluster.name!r}: no Azure subscription; set azure.subscriptionId (`az account show --query id -o tsv`)"
+        )
 
 
 def cluster_spec(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) -> dict[str, Any]:
@@ -195,7 +194,7 @@ def _network_spec(cluster: ClusterSpec, config: AzureConfig) -> dict[str, Any]:
     return network
 
 
-def _machine_template(cluster: ClusterSpec, name: str, vm_size: str, infra: InfraResult, *, control_plane: bool) -> dict[str, Any]:
+def _machine_template(cluster: ClusterSpec, base_name: str, vm_size: str, infra: InfraResult, *, control_plane: bool) -> dict[str, Any]:
     config: AzureConfig = cluster.provider_config
     os_disk: dict[str, Any] = {"osType": "Linux", "diskSizeGB": config.os_disk.size_gb}
     if config.os_disk.type:
@@ -209,7 +208,8 @@ def _machine_template(cluster: ClusterSpec, name: str, vm_size: str, infra: Infr
             machine["userAssignedIdentities"] = [{"providerID": f"azure://{identity_id}"}]
     if config.ssh_public_key:
         machine["sshPublicKey"] = base64.b64encode(config.ssh_public_key.strip().encode()).decode()
-    return k8s_object(CAPZ_VERSION, "AzureMachineTemplate", name, cluster.namespace, spec={"template": {"spec": machine}})
+    spec = {"template": {"spec": machine}}
+    return k8s_object(CAPZ_VERSION, "AzureMachineTemplate", versioned_name(base_name, spec), cluster.namespace, spec=spec)
 
 
 def _identity_name(cluster: ClusterSpec, config: AzureConfig) -> str:
@@ -247,7 +247,7 @@ def azure_json_file(secret_name: str, key: str) -> dict[str, Any]:
     }
 
 
-def _kubeadm_settings(cluster: ClusterSpec, config: AzureConfig) -> KubeadmSettings:
+def _kubeadm_settings(cluster: ClusterSpec, config: AzureConfig, control_plane_template: str) -> KubeadmSettings:
     pre: tuple[str, ...] = ()
     post: tuple[str, ...] = ()
     if config.api_endpoint == "private":
@@ -262,7 +262,7 @@ def _kubeadm_settings(cluster: ClusterSpec, config: AzureConfig) -> KubeadmSetti
         # Calico assigns pod addresses; cluster-name keeps cloud resources of clusters apart.
         controller_manager_args={"allocate-node-cidrs": "false", "cloud-provider": "external", "cluster-name": cluster.name},
         node_name=NODE_NAME,
-        control_plane_files=(azure_json_file(f"{control_plane_template_name(cluster)}-azure-json", CONTROL_PLANE_AZURE_JSON_KEY),),
+        control_plane_files=(azure_json_file(azure_json_secret(control_plane_template), CONTROL_PLANE_AZURE_JSON_KEY),),
         control_plane_pre_kubeadm_commands=pre,
         control_plane_post_kubeadm_commands=post,
     )
@@ -272,37 +272,73 @@ def _kubeadm_settings(cluster: ClusterSpec, config: AzureConfig) -> KubeadmSetti
 
 
 def complete_kubeadm(cluster: ClusterSpec, objects: list[dict[str, Any]]) -> None:
-    """Add the etcd disk, the workers' azure.json and (ClusterClass) the patches, in place."""
+    """Add the etcd disk, the workers' azure.json and (ClusterClass) the patches, in place.
+
+    Objects are found through the references the core wrote (Cluster ->
+    control plane, MachineDeployment or worker class -> bootstrap and machine
+    templates), not by recomputing their content-derived names.
+    """
     by_name = {(o.get("kind"), o.get("metadata", {}).get("name")): o for o in objects}
-    clusterclass = cluster.mode == "clusterclass"
-    cp_name = control_plane_template_name(cluster)
-    if clusterclass:
-        kcp = by_name.get(("KubeadmControlPlaneTemplate", cp_name))
-        kubeadm_spec = kcp["spec"]["template"]["spec"]["kubeadmConfigSpec"] if kcp else None
-    else:
-        kcp = by_name.get(("KubeadmControlPlane", cp_name))
-        kubeadm_spec = kcp["spec"]["kubeadmConfigSpec"] if kcp else None
+    cluster_obj = by_name.get(("Cluster", cluster.name))
+    if cluster_obj is None:
+        return
+    if cluster.mode == "clusterclass":
+        class_ref = cluster_obj["spec"].get("topology", {}).get("classRef", {})
+        cluster_class = by_name.get(("ClusterClass", class_ref.get("name")))
+        if cluster_class is not None:
+            _complete_cluster_class(cluster_class, by_name)
+        return
+
+    kcp = _referenced(by_name, cluster_obj["spec"].get("controlPlaneRef"), "KubeadmControlPlane")
+    if kcp is not None:
+        _add_etcd_disk(kcp["spec"]["kubeadmConfigSpec"])
+    for deployment in objects:
+        if deployment.get("kind") != "MachineDeployment":
+            continue
+        machine_spec = deployment["spec"]["template"]["spec"]
+        config_template = _referenced(by_name, machine_spec.get("bootstrap", {}).get("configRef"), "KubeadmConfigTemplate")
+        machine_ref = machine_spec.get("infrastructureRef") or {}
+        if config_template is not None and machine_ref.get("kind") == "AzureMachineTemplate":
+            _add_worker_file(config_template, machine_ref["name"])
+
+
+def _complete_cluster_class(cluster_class: MutableMapping[str, Any], by_name: Mapping[tuple[Any, Any], Any]) -> None:
+    spec = cluster_class["spec"]
+    kcp_template = _referenced(by_name, spec.get("controlPlane", {}).get("templateRef"), "KubeadmControlPlaneTemplate")
+    kubeadm_spec = kcp_template["spec"]["template"]["spec"]["kubeadmConfigSpec"] if kcp_template is not None else None
     if kubeadm_spec is not None:
         _add_etcd_disk(kubeadm_spec)
 
-    worker_file_index: dict[str, int] = {}
-    for pool in cluster.workers:
-        name = worker_template_name(cluster, pool.name)
-        config_template = by_name.get(("KubeadmConfigTemplate", name))
-        if config_template is None:
-            continue
-        files = config_template["spec"]["template"]["spec"].setdefault("files", [])
-        files.append(azure_json_file(f"{name}-azure-json", WORKER_AZURE_JSON_KEY))
-        worker_file_index[pool.name] = len(files) - 1
+    worker_files: list[tuple[str, Mapping[str, Any], int]] = []  # (class, KubeadmConfigTemplate, index of azure.json)
+    for worker_class in spec.get("workers", {}).get("machineDeployments", []):
+        config_template = _referenced(by_name, worker_class.get("bootstrap", {}).get("templateRef"), "KubeadmConfigTemplate")
+        machine_ref = worker_class.get("infrastructure", {}).get("templateRef") or {}
+        if config_template is not None and machine_ref.get("kind") == "AzureMachineTemplate":
+            # The name is replaced by a patch: the topology copies the template under a generated name.
+            index = _add_worker_file(config_template, machine_ref["name"])
+            worker_files.append((worker_class["class"], config_template, index))
 
-    if clusterclass:
-        cluster_class = by_name.get(("ClusterClass", cluster.name))
-        infra_template = by_name.get(("AzureClusterTemplate", cluster.name))
-        if cluster_class is not None:
-            patches = cluster_class["spec"].setdefault("patches", [])
-            if infra_template is not None:
-                patches += _placement_patches(infra_template)
-            patches += _azure_json_patches(kcp, kubeadm_spec, by_name, cluster, worker_file_index)
+    patches: list[dict[str, Any]] = []
+    infra_template = _referenced(by_name, spec.get("infrastructure", {}).get("templateRef"), "AzureClusterTemplate")
+    if infra_template is not None:
+        patches += _placement_patches(infra_template)
+    patches += _azure_json_patches(kcp_template, kubeadm_spec, worker_files)
+    if patches:
+        spec.setdefault("patches", []).extend(patches)
+
+
+def _referenced(by_name: Mapping[tuple[Any, Any], Any], ref: Mapping[str, Any] | None, kind: str) -> Any:
+    """The object a reference names, when it is of ``kind`` and rendered."""
+    if not ref or ref.get("kind") != kind:
+        return None
+    return by_name.get((kind, ref.get("name")))
+
+
+def _add_worker_file(config_template: MutableMapping[str, Any], machine_template_name: str) -> int:
+    """Add azure.json from the machine template's Secret; returns the file's index."""
+    files = config_template["spec"]["template"]["spec"].setdefault("files", [])
+    files.append(azure_json_file(azure_json_secret(machine_template_name), WORKER_AZURE_JSON_KEY))
+    return len(files) - 1
 
 
 def _add_etcd_disk(kubeadm_spec: MutableMapping[str, Any]) -> None:
@@ -331,46 +367,54 @@ def _add_etcd_disk(kubeadm_spec: MutableMapping[str, Any]) -> None:
         )
 
 
-def _placement_patches(infra_template: MutableMapping[str, Any]) -> list[dict[str, Any]]:
-    """Move the AzureCluster fields an AzureClusterTemplate may not hold into a patch.
+def _split_template_spec(spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An AzureCluster spec as (what an AzureClusterTemplate may hold, JSON
+    Patch operations that add the rest to the generated AzureCluster).
 
-    Without it CAPZ would name the resource group and the vnet after the
-    generated AzureCluster name, and a private API server would lose its
+    Without the patch CAPZ would name the resource group and the vnet after
+    the generated AzureCluster name, and a private API server would lose its
     address.
     """
-    spec = infra_template["spec"]["template"]["spec"]
+    kept = copy.deepcopy(dict(spec))
     ops: list[dict[str, Any]] = []
-    if "resourceGroup" in spec:
-        ops.append({"op": "add", "path": "/spec/template/spec/resourceGroup", "value": spec.pop("resourceGroup")})
-    network = spec.get("networkSpec", {})
+    if "resourceGroup" in kept:
+        ops.append({"op": "add", "path": "/spec/template/spec/resourceGroup", "value": kept.pop("resourceGroup")})
+    network = kept.get("networkSpec", {})
     for key, allowed in _TEMPLATE_FIELDS.items():
         full = network.get(key)
         if full is None:
             continue
-        kept = {k: v for k, v in full.items() if k in allowed}
-        if kept == full:
+        template_part = {k: v for k, v in full.items() if k in allowed}
+        if template_part == full:
             continue
-        if kept:
-            network[key] = kept
+        if template_part:
+            network[key] = template_part
         else:
             del network[key]
         ops.append({"op": "add", "path": f"/spec/template/spec/networkSpec/{key}", "value": full})
-    if not ops:
+    return kept, ops
+
+
+def _placement_patches(infra_template: MutableMapping[str, Any]) -> list[dict[str, Any]]:
+    """The ClusterClass patch that completes the AzureCluster (see _split_template_spec)."""
+    annotations = infra_template["metadata"].get("annotations", {})
+    placement = annotations.pop(PLACEMENT_ANNOTATION, None)
+    if not annotations:
+        infra_template["metadata"].pop("annotations", None)
+    if not placement:
         return []
     selector = {
         "apiVersion": infra_template["apiVersion"],
         "kind": infra_template["kind"],
         "matchResources": {"infrastructureCluster": True},
     }
-    return [{"name": "azure-cluster-placement", "definitions": [{"selector": selector, "jsonPatches": ops}]}]
+    return [{"name": "azure-cluster-placement", "definitions": [{"selector": selector, "jsonPatches": json.loads(placement)}]}]
 
 
 def _azure_json_patches(
     kcp_template: Mapping[str, Any] | None,
     kubeadm_spec: Mapping[str, Any] | None,
-    by_name: Mapping[tuple[Any, Any], Mapping[str, Any]],
-    cluster: ClusterSpec,
-    worker_file_index: Mapping[str, int],
+    worker_files: list[tuple[str, Mapping[str, Any], int]],
 ) -> list[dict[str, Any]]:
     """Point the azure.json files at the Secrets CAPZ makes for the topology's
     machine templates, which are copies of ours under generated names."""
@@ -393,17 +437,16 @@ def _azure_json_patches(
                 ],
             }
         )
-    pools_by_index: dict[int, list[str]] = {}
-    for pool_name, index in worker_file_index.items():
-        pools_by_index.setdefault(index, []).append(pool_name)
-    for index, pool_names in sorted(pools_by_index.items()):
-        template = by_name[("KubeadmConfigTemplate", worker_template_name(cluster, pool_names[0]))]
+    groups: dict[tuple[str, str, int], list[str]] = {}
+    for class_name, config_template, index in worker_files:
+        groups.setdefault((config_template["apiVersion"], config_template["kind"], index), []).append(class_name)
+    for (api_version, kind, index), class_names in sorted(groups.items()):
         definitions.append(
             {
                 "selector": {
-                    "apiVersion": template["apiVersion"],
-                    "kind": template["kind"],
-                    "matchResources": {"machineDeploymentClass": {"names": sorted(pool_names)}},
+                    "apiVersion": api_version,
+                    "kind": kind,
+                    "matchResources": {"machineDeploymentClass": {"names": sorted(class_names)}},
                 },
                 "jsonPatches": [
                     _secret_name_patch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dokaseca import hookimpl
+from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo, ProviderManifests
 
 PROVIDER = "azure"
@@ -25,6 +26,15 @@ def register_providers(register) -> None:
             docs_url="https://capz.sigs.k8s.io/",
         )
     )
+
+
+@hookimpl
+def check_cluster(cluster: ClusterSpec, provider: ProviderInfo) -> list[Problem] | None:
+    if provider.name != PROVIDER:
+        return None
+    from dokaseca_azure.checks import problems
+
+    return problems(cluster)
 
 
 @hookimpl
