@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import random
 from pathlib import Path
 
@@ -11,17 +10,10 @@ import pytest
 
 from dokaseca.crds import CRDSchemas, SchemaProblem
 
-SHARED_CRDS = Path(__file__).resolve().parents[2].parent / "shared" / "crds"
-
 
 @pytest.fixture(scope="module")
-def shared_crds() -> Path:
-    if not SHARED_CRDS.is_dir():
-        reason = f"upstream CRDs not found at {SHARED_CRDS} (expected next to the repository)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must provide them")
-        pytest.skip(reason)
-    return SHARED_CRDS
+def shared_crds(shared_folder: Path) -> Path:
+    return shared_folder / "crds"
 
 
 @pytest.fixture(scope="module")

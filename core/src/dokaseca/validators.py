@@ -7,6 +7,8 @@ the fleet loader can report ``clusters[0].name: must be a DNS-1123 label
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import ipaddress
 import re
@@ -108,13 +110,21 @@ SSH_KEY_TYPES = (
 SSH_KEY_MAX_LENGTH = 2048  # CABPK's limit per authorized key
 
 
+def _is_base64(text: str) -> bool:
+    # sshd skips an authorized key whose body does not decode: better said by validate than found at login.
+    try:
+        return bool(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
 def ssh_public_key_problem(key: str) -> Optional[InvalidValue]:
     """Why ``key`` is not one OpenSSH public key line, or None. Never echoes a private key."""
     if "PRIVATE KEY" in key:
         # The message may end up in CI logs: say what it is, never show it.
         return InvalidValue("is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one")
     parts = key.split()
-    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES:
+    if len(parts) < 2 or parts[0] not in SSH_KEY_TYPES or not _is_base64(parts[1]):
         return InvalidValue("is not an OpenSSH public key", key, "paste one line of a .pub file, e.g. 'ssh-ed25519 AAAAC3... user@host'")
     if len(key) > SSH_KEY_MAX_LENGTH:
         return InvalidValue(f"is longer than {SSH_KEY_MAX_LENGTH} characters", key[:40] + "...", "use an ed25519 key")

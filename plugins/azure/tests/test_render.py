@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import dokaseca_azure.plugin
 import pytest
@@ -16,10 +15,10 @@ import yaml
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError, ProviderError
-from dokaseca.manifests import versioned_name
 from dokaseca.models import InfraResult
-from dokaseca.plugins import PluginHost, load_plugins
+from dokaseca.plugins import PluginHost
 from dokaseca.render import render_cluster
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, one
 
 SUBSCRIPTION = "0b8f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
 CLIENT_ID = "5d1c9f3e-7a2b-4c8d-9e0f-1a2b3c4d5e6f"
@@ -39,69 +38,13 @@ BASE_CONFIG: dict[str, Any] = {
 # -- helpers ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared() -> Path:
-    path = Path(__file__).resolve().parents[3].parent / "shared"
-    if not (path / "crds").is_dir():
-        reason = f"reference data not found at {path} (needs crds/ and reference/)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; under CI a missing reference is a failure")
-        pytest.skip(reason)
-    return path
-
-
-@pytest.fixture(scope="module")
-def schemas(shared: Path) -> CRDSchemas:
-    return CRDSchemas.from_directory(shared / "crds")
+FLEET = OneClusterFleet("azure", BASE_CONFIG, name="prod-1", region="westeurope")
+fleet_text, with_config, render, problems_of = FLEET.text, FLEET.with_config, FLEET.render, FLEET.problems
 
 
 @pytest.fixture
-def host() -> PluginHost:
-    return load_plugins(autoload=False, extra=[("azure", dokaseca_azure.plugin)])
-
-
-def fleet_text(config: dict[str, Any] | None = None, *, mode: str = "classic", workers: list | None = None, **cluster: Any) -> str:
-    entry: dict[str, Any] = {
-        "name": "prod-1",
-        "environment": "prod",
-        "provider": "azure",
-        "region": "westeurope",
-        "mode": mode,
-        "workers": workers if workers is not None else [{"name": "general", "replicas": 2}],
-        "azure": BASE_CONFIG if config is None else config,
-        **cluster,
-    }
-    fleet = {
-        "apiVersion": "dokaseca.io/v1alpha1",
-        "kind": "Fleet",
-        "metadata": {"name": "acme"},
-        "defaults": {"kubernetesVersion": "v1.33.1"},
-        "clusters": [entry],
-    }
-    return yaml.safe_dump(fleet, sort_keys=False)
-
-
-def with_config(**changes: Any) -> dict[str, Any]:
-    config = copy.deepcopy(BASE_CONFIG)
-    config.update(changes)
-    return config
-
-
-def render(host: PluginHost, config: dict[str, Any] | None = None, infra: InfraResult | None = None, **kwargs: Any) -> list[dict]:
-    cluster = parse_fleet(fleet_text(config, **kwargs), host).clusters[0]
-    return list(render_cluster(host, cluster, infra).objects)
-
-
-def one(objects: list[dict], kind: str, name: str | None = None) -> dict:
-    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
-    return found[0]
-
-
-def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
-    with pytest.raises(FleetError) as caught:
-        parse_fleet(fleet_text(config), host)
-    return {p.path: str(p) for p in caught.value.problems}
+def host(plugin_host: Callable[..., PluginHost]) -> PluginHost:
+    return plugin_host(("azure", dokaseca_azure.plugin))
 
 
 def args(items: list[dict]) -> dict[str, str]:
@@ -109,19 +52,10 @@ def args(items: list[dict]) -> dict[str, str]:
     return {item["name"]: item["value"] for item in items}
 
 
-def template(objects: list[dict], kind: str, base: str) -> dict:
-    """The one ``kind`` named ``<base>-<8 hex digits>``, as versioned_name names a template."""
-    pattern = re.escape(base) + r"-[0-9a-f]{8}"
-    found = [o for o in objects if o["kind"] == kind and re.fullmatch(pattern, o["metadata"]["name"])]
-    assert len(found) == 1, f"expected one {kind} {base}-<digest>, found {[o['metadata']['name'] for o in objects if o['kind'] == kind]}"
-    return found[0]
-
-
-def content_named(objects: list[dict], kind: str, base: str) -> dict:
-    """A provider template, whose name must be the digest of its final spec."""
-    found = template(objects, kind, base)
-    assert found["metadata"]["name"] == versioned_name(base, found["spec"])
-    return found
+def bootstrap_template(objects: list[dict], base: str) -> dict:
+    # Named by the core before complete_kubeadm adds the pool's azure.json file,
+    # so its digest is not that of the final spec.
+    return content_named(objects, "KubeadmConfigTemplate", base, digest_of_spec=False)
 
 
 def machine_template(objects: list[dict], base: str) -> dict:
@@ -176,10 +110,10 @@ def apply_patches(cluster_class: dict, target: dict, builtins: dict[str, str], *
 # -- classic -------------------------------------------------------------------------
 
 
-def test_classic_cluster_renders_valid_capz_objects(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_classic_cluster_renders_valid_capz_objects(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "batch", "replicas": 1}])
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     azure_cluster = one(objects, "AzureCluster", "prod-1")
     assert azure_cluster["apiVersion"] == CAPZ
     assert azure_cluster["metadata"]["namespace"] == "prod"
@@ -259,7 +193,7 @@ def test_kubeadm_objects_get_cloud_provider_settings_and_azure_json(host: Plugin
     assert spec["clusterConfiguration"]["etcd"]["local"]["dataDir"].startswith("/var/lib/etcddisk/")
 
     for pool in ("general", "batch"):
-        worker = template(objects, "KubeadmConfigTemplate", f"prod-1-{pool}")["spec"]["template"]["spec"]
+        worker = bootstrap_template(objects, f"prod-1-{pool}")["spec"]["template"]["spec"]
         worker_secret = machine_template(objects, f"prod-1-{pool}")["metadata"]["name"] + "-azure-json"
         assert worker["files"] == [
             {
@@ -273,7 +207,7 @@ def test_kubeadm_objects_get_cloud_provider_settings_and_azure_json(host: Plugin
         assert registration["name"] == '{{ ds.meta_data["local_hostname"] }}'
         assert args(registration["kubeletExtraArgs"])["cloud-provider"] == "external"
         assert "diskSetup" not in worker  # workers have no etcd disk
-    batch = template(objects, "KubeadmConfigTemplate", "prod-1-batch")["spec"]["template"]["spec"]
+    batch = bootstrap_template(objects, "prod-1-batch")["spec"]["template"]["spec"]
     assert args(batch["joinConfiguration"]["nodeRegistration"]["kubeletExtraArgs"])["node-labels"] == "tier=batch"
 
 
@@ -358,12 +292,12 @@ def test_a_changed_pool_gets_a_new_template_and_the_others_keep_theirs(host: Plu
     assert (after["batch"] + "-azure-json", after["batch"]) in _azure_json_wiring(objects)
 
 
-def test_disk_ssh_key_and_cloud_provider_identity(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_disk_ssh_key_and_cloud_provider_identity(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     objects = render(
         host,
         with_config(osDisk={"sizeGb": 64, "type": "Premium_LRS"}, sshPublicKey=SSH_KEY, cloudProviderIdentityId=USER_IDENTITY),
     )
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     control_plane, worker = machine(objects, "prod-1-control-plane"), machine(objects, "prod-1-general")
     for spec in (control_plane, worker):
         assert spec["osDisk"] == {"osType": "Linux", "diskSizeGB": 64, "managedDisk": {"storageAccountType": "Premium_LRS"}}
@@ -374,7 +308,7 @@ def test_disk_ssh_key_and_cloud_provider_identity(host: PluginHost, schemas: CRD
     assert "identity" not in worker and "userAssignedIdentities" not in worker
 
 
-def test_existing_vnet_subnets_zones_and_tags(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_existing_vnet_subnets_zones_and_tags(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     config = with_config(
         resourceGroup="rg-prod",
         vnet={"name": "hub-vnet", "resourceGroup": "rg-network", "cidrBlocks": ["172.16.0.0/12"]},
@@ -386,7 +320,7 @@ def test_existing_vnet_subnets_zones_and_tags(host: PluginHost, schemas: CRDSche
         additionalTags={"team": "platform", "cost-center": "42"},
     )
     objects = render(host, config)
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     spec = one(objects, "AzureCluster")["spec"]
     assert spec["resourceGroup"] == "rg-prod"
     assert spec["networkSpec"]["vnet"] == {"name": "hub-vnet", "resourceGroup": "rg-network", "cidrBlocks": ["172.16.0.0/12"]}
@@ -405,14 +339,14 @@ def test_all_three_zones_need_no_failure_domains(host: PluginHost) -> None:
     assert "failureDomains" not in spec
 
 
-def test_private_api_server_uses_an_internal_load_balancer(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_private_api_server_uses_an_internal_load_balancer(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     config = with_config(
         apiEndpoint="private",
         availabilityZones=["1", "2", "3"],
         subnets={"controlPlane": {"cidrBlocks": ["10.20.0.0/24"]}, "node": {"cidrBlocks": ["10.21.0.0/16"]}},
     )
     objects = render(host, config)
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     network = one(objects, "AzureCluster")["spec"]["networkSpec"]
     assert network["apiServerLB"] == {
         "type": "Internal",
@@ -439,10 +373,10 @@ def test_private_api_server_address_can_be_chosen(host: PluginHost) -> None:
     assert frontend["privateIP"] == "10.0.4.4"
 
 
-def test_service_principal_identity_references_its_secret(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_service_principal_identity_references_its_secret(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     identity = {"type": "ServicePrincipal", "clientId": CLIENT_ID, "tenantId": TENANT_ID, "secretName": "prod-sp", "name": "shared"}
     objects = render(host, with_config(identity=identity))
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     spec = one(objects, "AzureClusterIdentity", "shared")["spec"]
     assert spec["type"] == "ServicePrincipal"
     assert spec["clientSecret"] == {"name": "prod-sp", "namespace": "prod"}
@@ -473,14 +407,14 @@ def test_infra_outputs_take_precedence_over_the_config(host: PluginHost) -> None
 
 
 @pytest.mark.parametrize("api_endpoint", ["public", "private"])
-def test_clusterclass_patches_give_the_same_cluster_as_classic_mode(host: PluginHost, schemas: CRDSchemas, api_endpoint: str) -> None:
+def test_clusterclass_patches_give_the_same_cluster_as_classic_mode(host: PluginHost, crd_schemas: CRDSchemas, api_endpoint: str) -> None:
     config = with_config(
         apiEndpoint=api_endpoint, resourceGroup="rg-prod", vnet={"resourceGroup": "rg-network", "cidrBlocks": ["10.0.0.0/8"]}
     )
     workers = [{"name": "general", "replicas": 2}, {"name": "batch", "replicas": 1}]
     topology = render(host, config, mode="clusterclass", workers=workers)
     classic = render(host, config, workers=workers)
-    assert schemas.validate_all(topology) == []
+    assert crd_schemas.validate_all(topology) == []
     assert not [o for o in topology if o["kind"] == "AzureCluster"]
 
     # Named after what it finally holds, and carrying nothing else.
@@ -511,7 +445,7 @@ def test_clusterclass_patches_give_the_same_cluster_as_classic_mode(host: Plugin
     (cp_file,) = patched_kcp["spec"]["template"]["spec"]["kubeadmConfigSpec"]["files"]
     assert cp_file["contentFrom"]["secret"] == {"key": "control-plane-azure.json", "name": "prod-1-control-plane-x7k2p-azure-json"}
     for pool in ("general", "batch"):
-        config_template = template(topology, "KubeadmConfigTemplate", f"prod-1-{pool}")
+        config_template = bootstrap_template(topology, f"prod-1-{pool}")
         patched_worker = apply_patches(
             cluster_class, config_template, {"builtin.machineDeployment.infrastructureRef.name": f"prod-1-{pool}-q9z"}, pool=pool
         )
@@ -531,12 +465,6 @@ def test_clusterclass_private_template_keeps_only_template_fields(host: PluginHo
 
 
 # -- checks that need the whole cluster (check_cluster) -------------------------------------
-
-
-def cluster_problems(host: PluginHost, config: dict[str, Any] | None = None, **cluster: Any) -> dict[str, str]:
-    with pytest.raises(FleetError) as caught:
-        parse_fleet(fleet_text(config, **cluster), host)
-    return {p.path: str(p) for p in caught.value.problems}
 
 
 @pytest.mark.parametrize(
@@ -572,14 +500,14 @@ def cluster_problems(host: PluginHost, config: dict[str, Any] | None = None, **c
     ],
 )
 def test_cluster_level_problems_are_reported_at_their_path(host: PluginHost, config: dict, cluster: dict, path: str, fragment: str) -> None:
-    problems = cluster_problems(host, config, **cluster)
+    problems = problems_of(host, config, **cluster)
     full_path = f"clusters[0].{path}"
     assert full_path in problems, problems
     assert fragment in problems[full_path]
 
 
 def test_every_cluster_level_problem_is_reported_at_once(host: PluginHost) -> None:
-    problems = cluster_problems(
+    problems = problems_of(
         host,
         with_config(availabilityZones=["1"]),
         region="West Europe",
@@ -612,14 +540,14 @@ def test_check_cluster_ignores_other_providers(host: PluginHost) -> None:
 
 
 @pytest.mark.parametrize("mode", ["classic", "clusterclass"])
-def test_a_pool_can_be_placed_in_a_configured_zone(host: PluginHost, schemas: CRDSchemas, mode: str) -> None:
+def test_a_pool_can_be_placed_in_a_configured_zone(host: PluginHost, crd_schemas: CRDSchemas, mode: str) -> None:
     objects = render(
         host,
         with_config(availabilityZones=["1", "2"]),
         mode=mode,
         workers=[{"name": "general", "replicas": 2, "failureDomain": "2"}, {"name": "batch", "replicas": 1}],
     )
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     if mode == "classic":
         assert one(objects, "MachineDeployment", "prod-1-general")["spec"]["template"]["spec"]["failureDomain"] == "2"
         assert "failureDomain" not in one(objects, "MachineDeployment", "prod-1-batch")["spec"]["template"]["spec"]
@@ -767,29 +695,10 @@ _TEMPLATE_VALUES = {
     "AZURE_CONTROL_PLANE_MACHINE_TYPE": "Standard_D2s_v3",
     "AZURE_NODE_MACHINE_TYPE": "Standard_D2s_v3",
 }
-# ${VAR}, ${VAR:=default}, ${VAR:-default}; defaults may nest one level (${A:=${B}-vnet}).
-_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[=-]((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
-def load_reference(shared: Path, name: str) -> list[dict]:
-    path = shared / "reference" / "templates" / "capz" / name
-    if not path.is_file():
-        pytest.fail(f"CAPZ reference template missing: {path}")
-
-    def substitute(match: re.Match) -> str:
-        variable, default = match.group(1), match.group(2)
-        if variable in _TEMPLATE_VALUES:
-            return _TEMPLATE_VALUES[variable]
-        if default is not None:
-            return _VARIABLE.sub(substitute, default)
-        return "placeholder"
-
-    text = _VARIABLE.sub(substitute, path.read_text(encoding="utf-8"))
-    return [doc for doc in yaml.safe_load_all(text) if doc]
-
-
-def by_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
+def load_reference(shared_folder: Path, name: str) -> list[dict]:
+    return clusterctl_template(shared_folder / "reference" / "templates" / "capz" / name, _TEMPLATE_VALUES)
 
 
 def _as_mapping(extra_args: Any) -> dict[str, str]:
@@ -810,8 +719,8 @@ def _capz_kinds(objects: list[dict]) -> set[str]:
     return {o["kind"] for o in objects if o["apiVersion"].startswith("infrastructure.cluster.x-k8s.io/")}
 
 
-def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "cluster-template.yaml")
+def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template.yaml")
     config = with_config(cloudProviderIdentityId=USER_IDENTITY)
     ours = render(host, config, workers=[{"name": "md-0", "replicas": 2}])
 
@@ -869,7 +778,7 @@ def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, share
         assert _as_mapping(our_reg["kubeletExtraArgs"]) == _as_mapping(ref_reg["kubeletExtraArgs"])
 
     ref_worker_config = one(reference, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
-    our_worker_config = template(ours, "KubeadmConfigTemplate", "prod-1-md-0")["spec"]["template"]["spec"]
+    our_worker_config = bootstrap_template(ours, "prod-1-md-0")["spec"]["template"]["spec"]
     assert secret_of(ref_worker_config["files"]) == "prod-1-md-0-azure-json"
     assert secret_of(our_worker_config["files"]) == machine_template(ours, "prod-1-md-0")["metadata"]["name"] + "-azure-json"
     assert _without_secret_names(our_worker_config["files"]) == _without_secret_names(ref_worker_config["files"])
@@ -881,8 +790,8 @@ def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, share
     assert _as_mapping(our_reg["kubeletExtraArgs"]) == _as_mapping(ref_reg["kubeletExtraArgs"])
 
 
-def test_private_rendering_matches_capz_private_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "cluster-template-private.yaml")
+def test_private_rendering_matches_capz_private_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template-private.yaml")
     ours = render(host, with_config(apiEndpoint="private", availabilityZones=["1", "2", "3"]))
 
     ref_network = by_kind(reference, "AzureCluster")[0]["spec"]["networkSpec"]
@@ -898,8 +807,8 @@ def test_private_rendering_matches_capz_private_template(host: PluginHost, share
     assert our_kcp["postKubeadmCommands"] == ref_kcp["postKubeadmCommands"]
 
 
-def test_clusterclass_rendering_matches_capz_clusterclass_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "cluster-template-clusterclass.yaml")
+def test_clusterclass_rendering_matches_capz_clusterclass_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template-clusterclass.yaml")
     ours = render(host, mode="clusterclass")
 
     assert _capz_kinds(ours) == _capz_kinds(reference)

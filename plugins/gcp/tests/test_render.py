@@ -3,11 +3,8 @@ agreement with CAPG's own cluster templates."""
 
 from __future__ import annotations
 
-import copy
-import os
-import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -16,10 +13,9 @@ import dokaseca_gcp.plugin
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError
-from dokaseca.manifests import versioned_name
 from dokaseca.models import InfraResult
-from dokaseca.plugins import PluginHost, load_plugins
-from dokaseca.render import render_cluster
+from dokaseca.plugins import PluginHost
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, one
 
 PROJECT = "acme-web-prod"
 REGION = "europe-west1"
@@ -42,81 +38,21 @@ PRIVATE_NETWORK: dict[str, Any] = {
 # -- helpers ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared() -> Path:
-    path = Path(__file__).resolve().parents[3].parent / "shared"
-    if not (path / "crds").is_dir():
-        reason = f"reference data not found at {path} (needs crds/ and reference/)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; under CI a missing reference is a failure")
-        pytest.skip(reason)
-    return path
-
-
-@pytest.fixture(scope="module")
-def schemas(shared: Path) -> CRDSchemas:
-    return CRDSchemas.from_directory(shared / "crds")
+FLEET = OneClusterFleet("gcp", BASE_CONFIG, name="web-1", region=REGION)
+fleet_text, with_config, render, problems_of = FLEET.text, FLEET.with_config, FLEET.render, FLEET.problems
 
 
 @pytest.fixture
-def host() -> PluginHost:
-    return load_plugins(autoload=False, extra=[("gcp", dokaseca_gcp.plugin)])
+def host(plugin_host: Callable[..., PluginHost]) -> PluginHost:
+    return plugin_host(("gcp", dokaseca_gcp.plugin))
 
 
-def fleet_text(config: Optional[dict[str, Any]] = None, *, mode: str = "classic", workers: Optional[list] = None, **cluster: Any) -> str:
-    entry: dict[str, Any] = {
-        "name": "web-1",
-        "environment": "prod",
-        "provider": "gcp",
-        "region": REGION,
-        "mode": mode,
-        "workers": workers if workers is not None else [{"name": "general", "replicas": 2}],
-        "gcp": BASE_CONFIG if config is None else config,
-        **cluster,
-    }
-    fleet = {
-        "apiVersion": "dokaseca.io/v1alpha1",
-        "kind": "Fleet",
-        "metadata": {"name": "acme"},
-        "defaults": {"kubernetesVersion": "v1.33.1"},
-        "clusters": [entry],
-    }
-    return yaml.safe_dump(fleet, sort_keys=False)
-
-
-def with_config(**changes: Any) -> dict[str, Any]:
-    config = copy.deepcopy(BASE_CONFIG)
-    config.update(changes)
-    return config
-
-
-def render(host: PluginHost, config: Optional[dict[str, Any]] = None, infra: Optional[InfraResult] = None, **kwargs: Any) -> list[dict]:
-    cluster = parse_fleet(fleet_text(config, **kwargs), host).clusters[0]
-    return list(render_cluster(host, cluster, infra).objects)
-
-
-def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
-    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
-    return found[0]
-
-
-def template(objects: list[dict], base: str, kind: str = "GCPMachineTemplate") -> dict:
-    """The one ``kind`` named ``base`` plus the digest of its spec (templates are immutable)."""
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(base + "-")]
-    assert len(found) == 1, f"expected one {kind} {base}-<digest>, found {[o['metadata']['name'] for o in found]}"
-    assert found[0]["metadata"]["name"] == versioned_name(base, found[0]["spec"])
-    return found[0]
+def machine_template(objects: list[dict], base: str) -> dict:
+    return content_named(objects, "GCPMachineTemplate", base)
 
 
 def machine_spec(objects: list[dict], base: str) -> dict:
-    return template(objects, base)["spec"]["template"]["spec"]
-
-
-def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
-    with pytest.raises(FleetError) as caught:
-        parse_fleet(fleet_text(config), host)
-    return {p.path: str(p) for p in caught.value.problems}
+    return machine_template(objects, base)["spec"]["template"]["spec"]
 
 
 def as_dict(args: Any) -> dict[str, str]:
@@ -129,10 +65,10 @@ def as_dict(args: Any) -> dict[str, str]:
 # -- classic and ClusterClass -------------------------------------------------------
 
 
-def test_minimal_block_renders_valid_capg_objects(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_minimal_block_renders_valid_capg_objects(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "batch", "replicas": 1}])
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     gcp_cluster = one(objects, "GCPCluster", "web-1")
     assert gcp_cluster["apiVersion"] == f"{CAPG_GROUP}/v1beta1"
     assert gcp_cluster["metadata"]["namespace"] == "prod"
@@ -145,16 +81,16 @@ def test_minimal_block_renders_valid_capg_objects(host: PluginHost, schemas: CRD
     for base in bases:
         assert machine_spec(objects, base) == {"instanceType": "n2-standard-2", "rootDeviceType": "pd-balanced"}
     # The same spec gives the same digest; the pool name keeps the templates apart.
-    digests = {template(objects, base)["metadata"]["name"].removeprefix(base) for base in bases}
+    digests = {machine_template(objects, base)["metadata"]["name"].removeprefix(base) for base in bases}
     assert len(digests) == 1
     kcp = one(objects, "KubeadmControlPlane")
-    control_plane_template = template(objects, "web-1-control-plane")["metadata"]["name"]
+    control_plane_template = machine_template(objects, "web-1-control-plane")["metadata"]["name"]
     assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == control_plane_template
     deployment = one(objects, "MachineDeployment", "web-1-batch")
     assert deployment["spec"]["template"]["spec"]["infrastructureRef"] == {
         "apiGroup": CAPG_GROUP,
         "kind": "GCPMachineTemplate",
-        "name": template(objects, "web-1-batch")["metadata"]["name"],
+        "name": machine_template(objects, "web-1-batch")["metadata"]["name"],
     }
     # No identity kinds in CAPG and no credentials configured: nothing else is rendered.
     assert not [o for o in objects if o["kind"] in ("Secret",) or o["kind"].endswith("Identity")]
@@ -172,14 +108,14 @@ def test_machine_sizes_override_the_default_machine_type(host: PluginHost) -> No
     assert machine_spec(objects, "web-1-gpu")["instanceType"] == "g2-standard-8"
 
 
-def test_clusterclass_mode_renders_a_gcp_cluster_template(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_clusterclass_mode_renders_a_gcp_cluster_template(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     config = with_config(network=PRIVATE_NETWORK, zones=["europe-west1-b", "europe-west1-c"])
     classic = one(render(host, config), "GCPCluster")
     objects = render(host, config, mode="clusterclass")
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     assert not [o for o in objects if o["kind"] == "GCPCluster"]
-    cluster_template = template(objects, "web-1", "GCPClusterTemplate")
+    cluster_template = content_named(objects, "GCPClusterTemplate", "web-1")
     assert cluster_template["spec"] == {"template": {"spec": classic["spec"]}}
     cluster_class = one(objects, "ClusterClass", "web-1")
     assert cluster_class["spec"]["infrastructure"]["templateRef"] == {
@@ -189,20 +125,20 @@ def test_clusterclass_mode_renders_a_gcp_cluster_template(host: PluginHost, sche
     }
     assert (
         cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"]
-        == template(objects, "web-1-control-plane")["metadata"]["name"]
+        == machine_template(objects, "web-1-control-plane")["metadata"]["name"]
     )
     (worker_class,) = cluster_class["spec"]["workers"]["machineDeployments"]
     assert worker_class["infrastructure"]["templateRef"]["kind"] == "GCPMachineTemplate"
-    assert worker_class["infrastructure"]["templateRef"]["name"] == template(objects, "web-1-general")["metadata"]["name"]
+    assert worker_class["infrastructure"]["templateRef"]["name"] == machine_template(objects, "web-1-general")["metadata"]["name"]
 
 
 def test_a_changed_pool_gets_a_new_template_and_the_others_keep_theirs(host: PluginHost) -> None:
     def names(gpu_size: str, **cluster: Any) -> dict[str, str]:
         workers = [{"name": "general", "replicas": 2}, {"name": "gpu", "replicas": 1, "machineSize": gpu_size}]
         objects = render(host, with_config(zones=["europe-west1-b"]), workers=workers, **cluster)
-        found = {base: template(objects, f"web-1-{base}")["metadata"]["name"] for base in ("control-plane", "general", "gpu")}
+        found = {base: machine_template(objects, f"web-1-{base}")["metadata"]["name"] for base in ("control-plane", "general", "gpu")}
         if cluster.get("mode") == "clusterclass":
-            found["cluster"] = template(objects, "web-1", "GCPClusterTemplate")["metadata"]["name"]
+            found["cluster"] = content_named(objects, "GCPClusterTemplate", "web-1")["metadata"]["name"]
         return found
 
     for mode in ("classic", "clusterclass"):
@@ -214,12 +150,12 @@ def test_a_changed_pool_gets_a_new_template_and_the_others_keep_theirs(host: Plu
 
 def test_a_changed_cluster_setting_renames_the_cluster_template(host: PluginHost) -> None:
     def cluster_template_name(zones: list[str]) -> str:
-        return template(render(host, with_config(zones=zones), mode="clusterclass"), "web-1", "GCPClusterTemplate")["metadata"]["name"]
+        return content_named(render(host, with_config(zones=zones), mode="clusterclass"), "GCPClusterTemplate", "web-1")["metadata"]["name"]
 
     assert cluster_template_name(["europe-west1-b"]) != cluster_template_name(["europe-west1-b", "europe-west1-c"])
 
 
-def test_full_block_fills_every_capg_field(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_full_block_fills_every_capg_field(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     config = with_config(
         network={**PRIVATE_NETWORK, "hostProject": "acme-shared-vpc"},
         zones=["europe-west1-d", "europe-west1-b"],
@@ -237,7 +173,7 @@ def test_full_block_fills_every_capg_field(host: PluginHost, schemas: CRDSchemas
     )
     objects = render(host, config)
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     spec = one(objects, "GCPCluster")["spec"]
     assert spec["network"] == {
         "name": "web",
@@ -324,12 +260,6 @@ def test_a_block_in_defaults_is_merged_with_the_clusters_own(host: PluginHost) -
 # -- rules that need the cluster's settings -------------------------------------------------
 
 
-def cluster_problems(host: PluginHost, config: dict[str, Any], **cluster: Any) -> dict[str, str]:
-    with pytest.raises(FleetError) as caught:
-        parse_fleet(fleet_text(config, **cluster), host)
-    return {p.path: str(p) for p in caught.value.problems}
-
-
 @pytest.mark.parametrize(
     ("config", "cluster", "path", "fragment"),
     [
@@ -377,7 +307,7 @@ def cluster_problems(host: PluginHost, config: dict[str, Any], **cluster: Any) -
 def test_settings_that_contradict_the_cluster_are_reported_at_their_path(
     host: PluginHost, config: dict, cluster: dict, path: str, fragment: str
 ) -> None:
-    problems = cluster_problems(host, config, **cluster)
+    problems = problems_of(host, config, **cluster)
     assert list(problems) == [f"clusters[0].{path}"], problems
     assert fragment in problems[f"clusters[0].{path}"]
 
@@ -388,7 +318,7 @@ def test_every_contradiction_is_reported_at_once(host: PluginHost) -> None:
         {"name": "general", "replicas": 1, "machineSize": "m6i.large"},
         {"name": "batch", "replicas": 1, "failureDomain": "europe-west1-b"},
     ]
-    problems = cluster_problems(host, config, workers=workers, controlPlane={"replicas": 3, "machineSize": "Standard_D4s_v5"})
+    problems = problems_of(host, config, workers=workers, controlPlane={"replicas": 3, "machineSize": "Standard_D4s_v5"})
     assert sorted(problems) == sorted(
         [
             "clusters[0].gcp.zones[0]",
@@ -403,7 +333,7 @@ def test_every_contradiction_is_reported_at_once(host: PluginHost) -> None:
 
 def test_a_malformed_region_is_reported_once(host: PluginHost) -> None:
     # Zones and failure domains are not also reported against a region that is not one.
-    problems = cluster_problems(
+    problems = problems_of(
         host,
         with_config(zones=["europe-west1-b"]),
         region="europe-west1-b",
@@ -419,10 +349,10 @@ def test_a_malformed_region_is_reported_once(host: PluginHost) -> None:
         (BASE_CONFIG, "europe-west1-d"),  # no zones listed: CAPG offers every zone of the region
     ],
 )
-def test_a_pool_failure_domain_pins_its_machine_deployment(host: PluginHost, schemas: CRDSchemas, config: dict, domain: str) -> None:
+def test_a_pool_failure_domain_pins_its_machine_deployment(host: PluginHost, crd_schemas: CRDSchemas, config: dict, domain: str) -> None:
     workers = [{"name": "general", "replicas": 2}, {"name": "pinned", "replicas": 1, "failureDomain": domain}]
     objects = render(host, config, workers=workers)
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     assert one(objects, "MachineDeployment", "web-1-pinned")["spec"]["template"]["spec"]["failureDomain"] == domain
     assert "failureDomain" not in one(objects, "MachineDeployment", "web-1-general")["spec"]["template"]["spec"]
     topology = one(render(host, config, workers=workers, mode="clusterclass"), "Cluster")["spec"]["topology"]
@@ -560,28 +490,12 @@ _TEMPLATE_VALUES = {
     "GCP_CONTROL_PLANE_MACHINE_TYPE": "n2-standard-4",
     "GCP_NODE_MACHINE_TYPE": "n2-standard-2",
 }
-_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[=-]([^}]*))?\}")
 # Our machine templates add the root disk type: CAPG's default, pd-standard, is too slow for etcd.
 _OUR_MACHINE_EXTRAS = {"rootDeviceType"}
 
 
-def load_reference(shared: Path, name: str) -> list[dict]:
-    path = shared / "reference" / "templates" / "capg" / name
-    if not path.is_file():
-        pytest.fail(f"CAPG reference template missing: {path}")
-
-    def substitute(match: re.Match) -> str:
-        variable, default = match.group(1), match.group(2)
-        if variable in _TEMPLATE_VALUES:
-            return _TEMPLATE_VALUES[variable]
-        return default if default is not None else "placeholder"
-
-    text = _VARIABLE.sub(substitute, path.read_text(encoding="utf-8"))
-    return [doc for doc in yaml.safe_load_all(text) if doc]
-
-
-def by_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
+def load_reference(shared_folder: Path, name: str) -> list[dict]:
+    return clusterctl_template(shared_folder / "reference" / "templates" / "capg" / name, _TEMPLATE_VALUES)
 
 
 def provider_kinds(objects: list[dict]) -> set[str]:
@@ -593,8 +507,8 @@ def matching_config() -> dict[str, Any]:
     return {"project": PROJECT, "network": {"name": "web"}, "image": IMAGE, "machineType": "n2-standard-2"}
 
 
-def test_classic_rendering_matches_capg_cluster_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "cluster-template.yaml")
+def test_classic_rendering_matches_capg_cluster_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template.yaml")
     ours = render(host, matching_config(), controlPlane={"replicas": 3, "machineSize": "n2-standard-4"})
 
     assert provider_kinds(ours) == provider_kinds(reference) == {"GCPCluster", "GCPMachineTemplate"}
@@ -636,8 +550,8 @@ def test_classic_rendering_matches_capg_cluster_template(host: PluginHost, share
     assert (our_capi["apiGroup"], our_capi["kind"]) == (ref_capi["apiVersion"].rpartition("/")[0], ref_capi["kind"])
 
 
-def test_clusterclass_rendering_matches_capg_clusterclass_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "cluster-template-clusterclass.yaml")
+def test_clusterclass_rendering_matches_capg_clusterclass_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template-clusterclass.yaml")
     ours = render(host, matching_config(), mode="clusterclass")
 
     assert provider_kinds(ours) == provider_kinds(reference) == {"GCPClusterTemplate", "GCPMachineTemplate"}

@@ -3,12 +3,10 @@ agreement with CAPM3's own cluster templates."""
 
 from __future__ import annotations
 
-import copy
 import ipaddress
-import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import attrs
 import pytest
@@ -17,11 +15,10 @@ import yaml
 import dokaseca_metal3.plugin
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
-from dokaseca.errors import FleetError, ProviderError
-from dokaseca.manifests import versioned_name
+from dokaseca.errors import ProviderError
 from dokaseca.models import InfraResult
-from dokaseca.plugins import PluginHost, load_plugins
-from dokaseca.render import render_cluster
+from dokaseca.plugins import PluginHost
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, one
 
 VIP = "172.16.10.5"
 IMAGE_SHA256 = "a" * 64
@@ -41,84 +38,19 @@ STATIC_NETWORK: dict[str, Any] = {
 # -- helpers ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared() -> Path:
-    path = Path(__file__).resolve().parents[3].parent / "shared"
-    if not (path / "crds").is_dir():
-        reason = f"reference data not found at {path} (needs crds/ and reference/)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; under CI a missing reference is a failure")
-        pytest.skip(reason)
-    return path
-
-
-@pytest.fixture(scope="module")
-def schemas(shared: Path) -> CRDSchemas:
-    return CRDSchemas.from_directory(shared / "crds")
+FLEET = OneClusterFleet("metal3", BASE_CONFIG, name="edge-1")
+fleet_text, with_config, render, problems_of = FLEET.text, FLEET.with_config, FLEET.render, FLEET.problems
 
 
 @pytest.fixture
-def host() -> PluginHost:
-    return load_plugins(autoload=False, extra=[("metal3", dokaseca_metal3.plugin)])
-
-
-def fleet_text(config: Optional[dict[str, Any]] = None, *, mode: str = "classic", workers: Optional[list] = None, **cluster: Any) -> str:
-    entry: dict[str, Any] = {
-        "name": "edge-1",
-        "environment": "prod",
-        "provider": "metal3",
-        "mode": mode,
-        "workers": workers if workers is not None else [{"name": "general", "replicas": 2}],
-        "metal3": BASE_CONFIG if config is None else config,
-        **cluster,
-    }
-    fleet = {
-        "apiVersion": "dokaseca.io/v1alpha1",
-        "kind": "Fleet",
-        "metadata": {"name": "acme"},
-        "defaults": {"kubernetesVersion": "v1.33.1"},
-        "clusters": [entry],
-    }
-    return yaml.safe_dump(fleet, sort_keys=False)
-
-
-def with_config(**changes: Any) -> dict[str, Any]:
-    config = copy.deepcopy(BASE_CONFIG)
-    config.update(changes)
-    return config
-
-
-def render(host: PluginHost, config: Optional[dict[str, Any]] = None, infra: Optional[InfraResult] = None, **kwargs: Any) -> list[dict]:
-    cluster = parse_fleet(fleet_text(config, **kwargs), host).clusters[0]
-    return list(render_cluster(host, cluster, infra).objects)
-
-
-def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
-    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
-    return found[0]
-
-
-def template(objects: list[dict], kind: str, base: str) -> dict:
-    """The one ``kind`` named ``base`` plus the digest of its spec (an immutable template)."""
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(base + "-")]
-    found = [o for o in found if o["metadata"]["name"] == versioned_name(base, o["spec"])]
-    assert len(found) == 1, f"expected one {kind} named after {base!r} and its spec, found {[o['metadata']['name'] for o in found]}"
-    return found[0]
+def host(plugin_host: Callable[..., PluginHost]) -> PluginHost:
+    return plugin_host(("metal3", dokaseca_metal3.plugin))
 
 
 def template_names(objects: list[dict], kind: str) -> dict[str, str]:
-    """Base name -> full name of the ``kind`` templates (the name less its 8-digit digest)."""
-    names = {o["metadata"]["name"][:-9]: o["metadata"]["name"] for o in objects if o["kind"] == kind}
-    for base, name in names.items():
-        assert name == versioned_name(base, one(objects, kind, name)["spec"])
-    return names
-
-
-def problems_of(host: PluginHost, config: Optional[dict[str, Any]] = None, **kwargs: Any) -> dict[str, str]:
-    with pytest.raises(FleetError) as caught:
-        parse_fleet(fleet_text(config, **kwargs), host)
-    return {p.path: str(p) for p in caught.value.problems}
+    """Base name -> full name of the ``kind`` templates, each named after its spec."""
+    bases = [o["metadata"]["name"].rsplit("-", 1)[0] for o in by_kind(objects, kind)]
+    return {base: content_named(objects, kind, base)["metadata"]["name"] for base in bases}
 
 
 def kubelet_arg(registration: dict, name: str) -> Optional[str]:
@@ -133,10 +65,10 @@ def kube_vip_pod(kubeadm_config_spec: dict) -> dict:
 # -- classic and ClusterClass -------------------------------------------------------
 
 
-def test_classic_cluster_renders_valid_metal3_objects(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_classic_cluster_renders_valid_metal3_objects(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "storage", "replicas": 3}])
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     metal3_cluster = one(objects, "Metal3Cluster", "edge-1")
     assert metal3_cluster["apiVersion"] == "infrastructure.cluster.x-k8s.io/v1beta2"
     assert metal3_cluster["metadata"]["namespace"] == "prod"
@@ -147,10 +79,10 @@ def test_classic_cluster_renders_valid_metal3_objects(host: PluginHost, schemas:
         "name": "edge-1",
     }
 
-    data_template = template(objects, "Metal3DataTemplate", "edge-1-data")
+    data_template = content_named(objects, "Metal3DataTemplate", "edge-1-data")
     templates = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Metal3MachineTemplate"}
     bases = ["edge-1-control-plane", "edge-1-general", "edge-1-storage"]
-    assert sorted(templates) == sorted(template(objects, "Metal3MachineTemplate", base)["metadata"]["name"] for base in bases)
+    assert sorted(templates) == sorted(content_named(objects, "Metal3MachineTemplate", base)["metadata"]["name"] for base in bases)
     for machine_template in templates.values():
         assert machine_template["spec"]["nodeReuse"] is False
         machine = machine_template["spec"]["template"]["spec"]
@@ -163,20 +95,20 @@ def test_classic_cluster_renders_valid_metal3_objects(host: PluginHost, schemas:
             "diskFormat": "qcow2",
         }
     kcp = one(objects, "KubeadmControlPlane")
-    control_plane = template(objects, "Metal3MachineTemplate", "edge-1-control-plane")
+    control_plane = content_named(objects, "Metal3MachineTemplate", "edge-1-control-plane")
     assert kcp["spec"]["machineTemplate"]["spec"]["infrastructureRef"]["name"] == control_plane["metadata"]["name"]
     deployment = one(objects, "MachineDeployment", "edge-1-storage")
-    storage = template(objects, "Metal3MachineTemplate", "edge-1-storage")
+    storage = content_named(objects, "Metal3MachineTemplate", "edge-1-storage")
     assert deployment["spec"]["template"]["spec"]["infrastructureRef"]["name"] == storage["metadata"]["name"]
 
 
-def test_clusterclass_mode_renders_a_cluster_template_with_the_same_spec(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_clusterclass_mode_renders_a_cluster_template_with_the_same_spec(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     classic = render(host)
     objects = render(host, mode="clusterclass")
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     assert not [o for o in objects if o["kind"] == "Metal3Cluster"]
-    cluster_template = template(objects, "Metal3ClusterTemplate", "edge-1")
+    cluster_template = content_named(objects, "Metal3ClusterTemplate", "edge-1")
     assert cluster_template["spec"]["template"]["spec"] == one(classic, "Metal3Cluster")["spec"]
     cluster_class = one(objects, "ClusterClass")
     assert cluster_class["spec"]["infrastructure"]["templateRef"] == {
@@ -184,7 +116,7 @@ def test_clusterclass_mode_renders_a_cluster_template_with_the_same_spec(host: P
         "kind": "Metal3ClusterTemplate",
         "name": cluster_template["metadata"]["name"],
     }
-    control_plane = template(objects, "Metal3MachineTemplate", "edge-1-control-plane")
+    control_plane = content_named(objects, "Metal3MachineTemplate", "edge-1-control-plane")
     assert cluster_class["spec"]["controlPlane"]["machineInfrastructure"]["templateRef"]["name"] == control_plane["metadata"]["name"]
     # The machine templates are the classic ones: same specs, so same names.
     assert template_names(objects, "Metal3MachineTemplate") == template_names(classic, "Metal3MachineTemplate")
@@ -221,7 +153,7 @@ def test_a_network_data_change_renames_the_data_template_and_every_machine_templ
     changed = {**STATIC_NETWORK, "interface": "eno1", "ipPool": {**STATIC_NETWORK["ipPool"], "end": "172.16.10.250"}}
     after = render(host, with_config(network=changed))
 
-    old_data, new_data = template(before, "Metal3DataTemplate", "edge-1-data"), template(after, "Metal3DataTemplate", "edge-1-data")
+    old_data, new_data = content_named(before, "Metal3DataTemplate", "edge-1-data"), content_named(after, "Metal3DataTemplate", "edge-1-data")
     assert new_data["metadata"]["name"] != old_data["metadata"]["name"]
     old, new = template_names(before, "Metal3MachineTemplate"), template_names(after, "Metal3MachineTemplate")
     assert old.keys() == new.keys()
@@ -255,7 +187,7 @@ def test_host_selector_combines_environment_role_size_and_pool_labels(host: Plug
     )
 
     def selector(base: str) -> dict:
-        return template(objects, "Metal3MachineTemplate", base)["spec"]["template"]["spec"]["hostSelector"]
+        return content_named(objects, "Metal3MachineTemplate", base)["spec"]["template"]["spec"]["hostSelector"]
 
     assert selector("edge-1-control-plane") == {
         "matchLabels": {
@@ -278,7 +210,7 @@ def test_host_selector_combines_environment_role_size_and_pool_labels(host: Plug
 
 def test_host_selector_without_sizes_has_only_environment_and_role(host: PluginHost) -> None:
     objects = render(host)
-    spec = template(objects, "Metal3MachineTemplate", "edge-1-general")["spec"]["template"]["spec"]
+    spec = content_named(objects, "Metal3MachineTemplate", "edge-1-general")["spec"]["template"]["spec"]
     assert spec["hostSelector"] == {"matchLabels": {"dokaseca.io/environment": "prod", "dokaseca.io/role": "worker"}}
 
 
@@ -334,10 +266,10 @@ def test_dhcp_is_the_default_and_renders_no_pool_or_network_data(host: PluginHos
     assert one(objects, "Metal3DataTemplate")["spec"] == {"clusterName": "edge-1"}
 
 
-def test_static_addressing_renders_an_ip_pool_used_by_the_network_data(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_static_addressing_renders_an_ip_pool_used_by_the_network_data(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     objects = render(host, with_config(network=STATIC_NETWORK))
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     pool = one(objects, "IPPool", "edge-1-nodes")
     assert pool["apiVersion"] == "ipam.metal3.io/v1alpha1"
     assert pool["metadata"]["namespace"] == "prod"
@@ -357,7 +289,7 @@ def test_static_addressing_renders_an_ip_pool_used_by_the_network_data(host: Plu
     assert network_data["services"] == {"dnsFromIPPool": "edge-1-nodes"}
 
 
-def test_static_ipv6_addressing_uses_ipv6_networks_and_a_128_bit_vip(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_static_ipv6_addressing_uses_ipv6_networks_and_a_128_bit_vip(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     network = {
         "mode": "static",
         "interface": "eno1",
@@ -365,7 +297,7 @@ def test_static_ipv6_addressing_uses_ipv6_networks_and_a_128_bit_vip(host: Plugi
     }
     objects = render(host, with_config(controlPlaneEndpoint="fd00:10::5", network=network))
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     network_data = one(objects, "Metal3DataTemplate")["spec"]["networkData"]
     assert "ipv4" not in network_data["networks"]
     assert network_data["networks"]["ipv6"][0]["routes"][0]["network"] == "::"
@@ -600,33 +532,18 @@ _TEMPLATE_VALUES = {
     "IMAGE_CHECKSUM": IMAGE_SHA256,
     "IMAGE_CHECKSUM_TYPE": "sha256",
     "IMAGE_FORMAT": "qcow2",
+    # Nothing to add to kubeadm's configuration.
+    "CTLPLANE_KUBEADM_EXTRA_CONFIG": "",
+    "WORKERS_KUBEADM_EXTRA_CONFIG": "",
 }
-_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[=-]([^}]*))?\}")
 
 
-def load_reference(shared: Path, name: str) -> list[dict]:
-    path = shared / "reference" / "templates" / "capm3" / name
-    if not path.is_file():
-        pytest.fail(f"CAPM3 reference template missing: {path}")
-
-    def substitute(match: re.Match) -> str:
-        variable, default = match.group(1), match.group(2)
-        if variable in _TEMPLATE_VALUES:
-            return _TEMPLATE_VALUES[variable]
-        if variable.endswith("_EXTRA_CONFIG"):
-            return ""
-        return default if default is not None else "placeholder"
-
-    text = _VARIABLE.sub(substitute, path.read_text(encoding="utf-8"))
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+def load_reference(shared_folder: Path, name: str) -> list[dict]:
+    return clusterctl_template(shared_folder / "reference" / "templates" / "capm3" / name, _TEMPLATE_VALUES)
 
 
-def by_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
-
-
-def test_classic_rendering_matches_capm3_clusterctl_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "clusterctl-cluster.yaml")
+def test_classic_rendering_matches_capm3_clusterctl_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "clusterctl-cluster.yaml")
     ours = render(host)
     metal3_group = "infrastructure.cluster.x-k8s.io/"
 
@@ -672,8 +589,8 @@ def test_classic_rendering_matches_capm3_clusterctl_template(host: PluginHost, s
         assert kubelet_arg(our_registration, "node-labels") == kubelet_arg(ref_registration, "node-labels")
 
 
-def test_static_addressing_matches_capm3_ip_pool_example(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "cluster.yaml")
+def test_static_addressing_matches_capm3_ip_pool_example(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster.yaml")
     ours = render(host, with_config(network=STATIC_NETWORK))
 
     # The example's pool1: a start/end range with prefix and gateway, and a namePrefix.

@@ -3,11 +3,9 @@ agreement with CAPV's own cluster templates."""
 
 from __future__ import annotations
 
-import copy
-import os
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import attrs
 import dokaseca_vsphere.plugin
@@ -15,11 +13,10 @@ import pytest
 import yaml
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
-from dokaseca.errors import FleetError
-from dokaseca.manifests import dump_all, versioned_name
+from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
-from dokaseca.plugins import PluginHost, load_plugins
-from dokaseca.render import render_cluster
+from dokaseca.plugins import PluginHost
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, fleet_problems, one
 
 VIP = "10.20.0.10"
 SERVER = "vcenter.example.com"
@@ -38,109 +35,27 @@ BASE_CONFIG: dict[str, Any] = {
 # -- helpers ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared() -> Path:
-    path = Path(__file__).resolve().parents[3].parent / "shared"
-    if not (path / "crds").is_dir():
-        reason = f"reference data not found at {path} (needs crds/ and reference/)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; under CI a missing reference is a failure")
-        pytest.skip(reason)
-    return path
-
-
-@pytest.fixture(scope="module")
-def schemas(shared: Path) -> CRDSchemas:
-    return CRDSchemas.from_directory(shared / "crds")
+FLEET = OneClusterFleet("vsphere", BASE_CONFIG, name="onprem-1")
+fleet_text, with_config, render, problems_of = FLEET.text, FLEET.with_config, FLEET.render, FLEET.problems
 
 
 @pytest.fixture
-def host() -> PluginHost:
-    return load_plugins(autoload=False, extra=[("vsphere", dokaseca_vsphere.plugin)])
-
-
-def fleet_text(
-    config: Optional[dict[str, Any]] = None,
-    *,
-    mode: str = "classic",
-    workers: Optional[list] = None,
-    control_plane: Optional[dict] = None,
-    **cluster: Any,
-) -> str:
-    entry: dict[str, Any] = {
-        "name": "onprem-1",
-        "environment": "prod",
-        "provider": "vsphere",
-        "mode": mode,
-        "workers": workers if workers is not None else [{"name": "general", "replicas": 2}],
-        "vsphere": BASE_CONFIG if config is None else config,
-        **cluster,
-    }
-    if control_plane is not None:
-        entry["controlPlane"] = control_plane
-    fleet = {
-        "apiVersion": "dokaseca.io/v1alpha1",
-        "kind": "Fleet",
-        "metadata": {"name": "acme"},
-        "defaults": {"kubernetesVersion": "v1.33.1"},
-        "clusters": [entry],
-    }
-    return yaml.safe_dump(fleet, sort_keys=False)
-
-
-def with_config(**changes: Any) -> dict[str, Any]:
-    config = copy.deepcopy(BASE_CONFIG)
-    config.update(changes)
-    return config
-
-
-def render(host: PluginHost, config: Optional[dict[str, Any]] = None, infra: Optional[InfraResult] = None, **kwargs: Any) -> list[dict]:
-    cluster = parse_fleet(fleet_text(config, **kwargs), host).clusters[0]
-    return list(render_cluster(host, cluster, infra).objects)
-
-
-def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
-    found = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
-    return found[0]
-
-
-def by_kind(objects: list[dict], kind: str) -> list[dict]:
-    return [o for o in objects if o["kind"] == kind]
-
-
-def template(objects: list[dict], kind: str, base: str) -> dict:
-    """The one ``kind`` object named ``<base>-<digest of its spec>`` (see versioned_name)."""
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(base + "-")]
-    found = [o for o in found if o["metadata"]["name"] == versioned_name(base, o["spec"])]
-    assert len(found) == 1, f"expected one {kind} named after {base!r} and its spec, found {[o['metadata']['name'] for o in found]}"
-    return found[0]
+def host(plugin_host: Callable[..., PluginHost]) -> PluginHost:
+    return plugin_host(("vsphere", dokaseca_vsphere.plugin))
 
 
 def machine_template(objects: list[dict], base: str) -> dict:
-    return template(objects, "VSphereMachineTemplate", base)
+    return content_named(objects, "VSphereMachineTemplate", base)
 
 
 def machine(objects: list[dict], base: str) -> dict:
     return machine_template(objects, base)["spec"]["template"]["spec"]
 
 
-def fleet_problems(host: PluginHost, text: str) -> dict[str, Any]:
-    with pytest.raises(FleetError) as caught:
-        parse_fleet(text, host)
-    return {p.path: p for p in caught.value.problems}
-
-
 def kcp_config_spec(objects: list[dict]) -> dict:
     if any(o["kind"] == "KubeadmControlPlaneTemplate" for o in objects):
         return one(objects, "KubeadmControlPlaneTemplate")["spec"]["template"]["spec"]["kubeadmConfigSpec"]
     return one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
-
-
-def problems_of(host: PluginHost, config: dict[str, Any]) -> dict[str, str]:
-    with pytest.raises(FleetError) as caught:
-        parse_fleet(fleet_text(config), host)
-    return {p.path: str(p) for p in caught.value.problems}
 
 
 def kubelet_arg(registration: dict, name: str) -> Optional[str]:
@@ -162,10 +77,10 @@ def env_of(pod: dict) -> dict[str, str]:
 # -- classic and ClusterClass -------------------------------------------------------
 
 
-def test_classic_cluster_renders_valid_capv_objects(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_classic_cluster_renders_valid_capv_objects(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     objects = render(host, workers=[{"name": "general", "replicas": 2}, {"name": "storage", "replicas": 3}])
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     vsphere_cluster = one(objects, "VSphereCluster", "onprem-1")
     assert vsphere_cluster["apiVersion"] == f"{CAPV_GROUP}/v1beta2"
     assert vsphere_cluster["metadata"]["namespace"] == "prod"
@@ -203,13 +118,13 @@ def test_classic_cluster_renders_valid_capv_objects(host: PluginHost, schemas: C
     assert "password" not in dump_all(objects)
 
 
-def test_clusterclass_mode_renders_a_cluster_template(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_clusterclass_mode_renders_a_cluster_template(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     classic = one(render(host), "VSphereCluster")
     objects = render(host, mode="clusterclass")
 
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     assert not by_kind(objects, "VSphereCluster")
-    cluster_template = template(objects, "VSphereClusterTemplate", "onprem-1")
+    cluster_template = content_named(objects, "VSphereClusterTemplate", "onprem-1")
     assert cluster_template["spec"] == {"template": {"spec": classic["spec"]}}
     assert len(by_kind(objects, "VSphereClusterTemplate")) == 1
     cluster_class = one(objects, "ClusterClass")
@@ -244,15 +159,15 @@ def test_render_is_byte_identical_across_runs(host: PluginHost) -> None:
 SIZES = {"large": {"numCPUs": 8, "memoryMiB": 32768, "diskGiB": 100}, "wide": {"numCPUs": 16}}
 
 
-def test_named_sizes_set_the_machine_shape_and_gaps_come_from_the_defaults(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_named_sizes_set_the_machine_shape_and_gaps_come_from_the_defaults(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     config = with_config(numCPUs=4, memoryMiB=16384, diskGiB=40, sizes=SIZES)
     objects = render(
         host,
         config,
-        control_plane={"machineSize": "large"},
+        controlPlane={"machineSize": "large"},
         workers=[{"name": "general", "replicas": 2}, {"name": "compute", "replicas": 1, "machineSize": "wide"}],
     )
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
 
     def shape(name: str) -> tuple[int, int, int]:
         spec = machine(objects, name)
@@ -267,7 +182,7 @@ def test_named_sizes_set_the_machine_shape_and_gaps_come_from_the_defaults(host:
     ("kwargs", "path"),
     [
         ({"workers": [{"name": "general", "replicas": 2, "machineSize": "huge"}]}, "clusters[0].workers.general.machineSize"),
-        ({"control_plane": {"machineSize": "huge"}}, "clusters[0].controlPlane.machineSize"),
+        ({"controlPlane": {"machineSize": "huge"}}, "clusters[0].controlPlane.machineSize"),
     ],
 )
 def test_an_unknown_machine_size_is_a_fleet_problem_listing_the_known_sizes(host: PluginHost, kwargs: dict, path: str) -> None:
@@ -283,7 +198,7 @@ def test_an_unknown_machine_size_is_a_fleet_problem_listing_the_known_sizes(host
 def test_every_unknown_machine_size_is_reported_at_once(host: PluginHost) -> None:
     text = fleet_text(
         with_config(sizes=SIZES),
-        control_plane={"machineSize": "larg"},
+        controlPlane={"machineSize": "larg"},
         workers=[
             {"name": "general", "replicas": 2, "machineSize": "large"},
             {"name": "batch", "replicas": 1, "machineSize": "wid"},
@@ -362,9 +277,9 @@ def test_a_named_secret_is_referenced_in_the_cluster_namespace(host: PluginHost)
     assert not [o for o in objects if o["kind"].endswith("Identity")]
 
 
-def test_a_cluster_identity_is_cluster_scoped_and_references_its_secret(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_a_cluster_identity_is_cluster_scoped_and_references_its_secret(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     objects = render(host, with_config(identity={"kind": "VSphereClusterIdentity", "name": "vcenter-prod"}))
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     identity = one(objects, "VSphereClusterIdentity", "vcenter-prod")
     assert "namespace" not in identity["metadata"]
     assert identity["spec"] == {"secretName": "vcenter-prod", "allowedNamespaces": {"selector": {"matchLabels": {}}}}
@@ -374,7 +289,7 @@ def test_a_cluster_identity_is_cluster_scoped_and_references_its_secret(host: Pl
     assert not by_kind(objects, "Secret")
 
 
-def test_a_cluster_identity_can_be_limited_to_namespaces(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_a_cluster_identity_can_be_limited_to_namespaces(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     identity_config = {
         "kind": "VSphereClusterIdentity",
         "name": "vc",
@@ -382,7 +297,7 @@ def test_a_cluster_identity_can_be_limited_to_namespaces(host: PluginHost, schem
         "allowedNamespaces": ["prod", "dev", "prod"],
     }
     objects = render(host, with_config(identity=identity_config))
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     assert one(objects, "VSphereClusterIdentity")["spec"] == {
         "secretName": "vc-creds",
         "allowedNamespaces": {
@@ -400,7 +315,7 @@ def test_thumbprint_is_rendered_in_upper_case_and_sha256_is_accepted(host: Plugi
     assert spec["thumbprint"] == sha256.upper()  # govmomi compares its upper-case form byte for byte
 
 
-def test_placement_fields_are_rendered_only_when_set(host: PluginHost, schemas: CRDSchemas) -> None:
+def test_placement_fields_are_rendered_only_when_set(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     placement = {
         "datacenter": "dc1",
         "datastore": "vsanDatastore",
@@ -410,7 +325,7 @@ def test_placement_fields_are_rendered_only_when_set(host: PluginHost, schemas: 
         "cloneMode": "linkedClone",
     }
     objects = render(host, with_config(**placement))
-    assert schemas.validate_all(objects) == []
+    assert crd_schemas.validate_all(objects) == []
     spec = machine(objects, "onprem-1-general")
     assert {k: spec[k] for k in ("datacenter", "datastore", "resourcePool", "folder", "storagePolicyName", "cloneMode")} == {
         **{k: v for k, v in placement.items() if k != "storagePolicy"},
@@ -594,7 +509,6 @@ _TEMPLATE_VALUES = {
     "VSPHERE_NETWORK": "k8s-nodes",
     "VSPHERE_SSH_AUTHORIZED_KEY": SSH_KEY,
 }
-_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::?[=-]([^}]*))?\}")
 REFERENCE_CONFIG = with_config(
     thumbprint=SHA1_THUMBPRINT,
     datacenter="dc1",
@@ -606,27 +520,16 @@ REFERENCE_CONFIG = with_config(
 )
 
 
-def load_reference(shared: Path, name: str) -> list[dict]:
-    path = shared / "reference" / "templates" / "capv" / name
-    if not path.is_file():
-        pytest.fail(f"CAPV reference template missing: {path}")
-
-    def substitute(match: re.Match) -> str:
-        variable, default = match.group(1), match.group(2)
-        if variable in _TEMPLATE_VALUES:
-            return _TEMPLATE_VALUES[variable]
-        return default if default is not None else "placeholder"
-
-    text = _VARIABLE.sub(substitute, path.read_text(encoding="utf-8"))
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+def load_reference(shared_folder: Path, name: str) -> list[dict]:
+    return clusterctl_template(shared_folder / "reference" / "templates" / "capv" / name, _TEMPLATE_VALUES)
 
 
 def normalised(command: str) -> str:
     return " ".join(command.split())
 
 
-def test_classic_rendering_matches_capv_cluster_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "cluster-template.yaml")
+def test_classic_rendering_matches_capv_cluster_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template.yaml")
     ours = render(host, REFERENCE_CONFIG)
 
     def provider_kinds(objects: list[dict]) -> set[str]:
@@ -691,8 +594,8 @@ def test_classic_rendering_matches_capv_cluster_template(host: PluginHost, share
         assert needle in ref_script and needle in our_script
 
 
-def test_clusterclass_rendering_matches_capv_clusterclass_template(host: PluginHost, shared: Path) -> None:
-    reference = load_reference(shared, "clusterclass-template.yaml")
+def test_clusterclass_rendering_matches_capv_clusterclass_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "clusterclass-template.yaml")
     ours = render(host, REFERENCE_CONFIG, mode="clusterclass")
 
     ref_kinds = {o["kind"] for o in reference if o["apiVersion"].startswith(CAPV_GROUP + "/")}
@@ -726,7 +629,7 @@ def test_clusterclass_rendering_matches_capv_clusterclass_template(host: PluginH
     assert our_worker_class["bootstrap"]["templateRef"]["kind"] == ref_worker_class["bootstrap"]["templateRef"]["kind"]
 
     # The kube-vip manifest the topology example passes as a variable matches ours.
-    topology = load_reference(shared, "cluster-template-topology.yaml")
+    topology = load_reference(shared_folder, "cluster-template-topology.yaml")
     (ref_cluster,) = by_kind(topology, "Cluster")
     variables = {v["name"]: v["value"] for v in ref_cluster["spec"]["topology"]["variables"]}
     ref_pod = yaml.safe_load(variables["kubeVipPodManifest"])

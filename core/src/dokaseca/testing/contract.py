@@ -28,14 +28,13 @@ from typing import Any, Optional
 
 import attrs
 import pytest
-import yaml
 
 from dokaseca.config import parse_fleet
 from dokaseca.errors import FleetError
 from dokaseca.manifests import dump_all, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo
 from dokaseca.plugins import PluginHost, load_plugins
-from dokaseca.render import render_cluster
+from dokaseca.testing.helpers import fleet_yaml, render_objects
 from dokaseca.testing.shared import crd_schemas_for
 
 
@@ -62,28 +61,20 @@ class ProviderContract:
         return host.providers[self.provider_name]
 
     def fleet_text(self, *, flavor: str = "kubeadm", mode: str = "classic", config: Optional[dict] = None) -> str:
-        cluster: dict[str, Any] = {
-            "name": "contract-1",
-            "environment": "prod",
-            "provider": self.provider_name,
-            "flavor": flavor,
-            "mode": mode,
-            "workers": [
+        return fleet_yaml(
+            self.provider_name,
+            self.sample_config if config is None else config,
+            name="contract-1",
+            region=self.region,
+            mode=mode,
+            workers=[
                 {"name": "general", "replicas": 2},
                 {"name": "batch", "minReplicas": 1, "maxReplicas": 5, "labels": {"workload": "batch"}},
             ],
-            self.provider_name: self.sample_config if config is None else config,
-        }
-        if self.region:
-            cluster["region"] = self.region
-        fleet = {
-            "apiVersion": "dokaseca.io/v1alpha1",
-            "kind": "Fleet",
-            "metadata": {"name": "contract"},
-            "defaults": {"kubernetesVersion": self.kubernetes_version},
-            "clusters": [cluster],
-        }
-        return yaml.safe_dump(fleet, sort_keys=False)
+            kubernetes_version=self.kubernetes_version,
+            fleet_name="contract",
+            flavor=flavor,
+        )
 
     def cluster(self, host: PluginHost, **kwargs: Any) -> ClusterSpec:
         return parse_fleet(self.fleet_text(**kwargs), host).clusters[0]
@@ -122,7 +113,7 @@ class ProviderContract:
     def test_every_flavor_and_mode_renders_valid_manifests(self, host: PluginHost, provider: ProviderInfo, request: pytest.FixtureRequest) -> None:
         schemas = crd_schemas_for(self.crd_folders, start=Path(str(request.fspath)).parent)
         for flavor, mode in self.combinations(provider):
-            objects = render_cluster(host, self.cluster(host, flavor=flavor, mode=mode)).objects
+            objects = render_objects(host, self.fleet_text(flavor=flavor, mode=mode))
             kinds = [o["kind"] for o in objects]
             assert "Cluster" in kinds, (flavor, mode)
             for obj in objects:
@@ -132,7 +123,7 @@ class ProviderContract:
 
     def test_references_resolve(self, host: PluginHost, provider: ProviderInfo) -> None:
         for flavor, mode in self.combinations(provider):
-            objects = render_cluster(host, self.cluster(host, flavor=flavor, mode=mode)).objects
+            objects = render_objects(host, self.fleet_text(flavor=flavor, mode=mode))
             present = {(o["kind"], o["metadata"]["name"]) for o in objects}
             for ref in _references(objects):
                 assert (ref["kind"], ref["name"]) in present or ref["kind"].endswith("Identity") or ref["kind"] == "Secret", (
@@ -156,8 +147,8 @@ class ProviderContract:
 
     def test_render_is_deterministic(self, host: PluginHost, provider: ProviderInfo) -> None:
         for flavor, mode in self.combinations(provider):
-            first = dump_all(render_cluster(host, self.cluster(host, flavor=flavor, mode=mode)).objects)
-            second = dump_all(render_cluster(host, self.cluster(host, flavor=flavor, mode=mode)).objects)
+            first = dump_all(render_objects(host, self.fleet_text(flavor=flavor, mode=mode)))
+            second = dump_all(render_objects(host, self.fleet_text(flavor=flavor, mode=mode)))
             assert first == second
 
     def test_unknown_config_key_is_reported_with_its_path(self, host: PluginHost) -> None:

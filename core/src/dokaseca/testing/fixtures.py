@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from dokaseca.crds import CRDSchemas
 from dokaseca.plugins import PluginHost, load_plugins
-from dokaseca.testing.shared import crd_schemas_for
+from dokaseca.testing.shared import crd_schemas_for, shared_dir
 
 
 @pytest.fixture
@@ -28,3 +29,9 @@ def plugin_host() -> Callable[..., PluginHost]:
 def crd_schemas(request: pytest.FixtureRequest) -> CRDSchemas:
     """Every CRD in ``shared/crds`` (skips, or fails under CI, when absent)."""
     return crd_schemas_for((), start=request.config.rootpath)
+
+
+@pytest.fixture(scope="session")
+def shared_folder(request: pytest.FixtureRequest) -> Path:
+    """The ``shared`` folder (``crds/``, ``reference/``); skips, or fails under CI, when absent."""
+    return shared_dir(request.config.rootpath)

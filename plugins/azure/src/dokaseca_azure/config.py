@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import re
 from typing import Any
 
 import attrs
-from dokaseca.validators import InvalidValue, dns_label, one_of
+from dokaseca.validators import InvalidValue, dns_label, one_of, ssh_public_key_problem
 
 DEFAULT_VM_SIZE = "Standard_D2s_v3"
 DEFAULT_OS_DISK_SIZE_GB = 128  # as CAPZ's templates; CAPZ itself would give 30
@@ -42,15 +40,6 @@ _TAG_FORBIDDEN = set("<>%&\\?/")
 # CAPZ finds what it owns by these tags; a user value would hide resources from it.
 _CAPZ_TAG_PREFIX = "sigs.k8s.io_cluster-api-provider-azure_"
 _RESERVED_TAG_PREFIXES = ("microsoft", "azure", "windows")
-_SSH_KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
 
 
 def vm_size_problem(value: str) -> str | None:
@@ -272,19 +261,9 @@ def _tags(instance: Any, attribute: attrs.Attribute, value: dict[str, str]) -> N
 
 
 def _ssh_public_key(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if value is None:
-        return
-    if "PRIVATE KEY" in value:
-        raise InvalidValue("is a private key", "<private key, not shown>", "paste the public key (the .pub file) and rotate this one")
-    parts = value.split()
-    body_ok = False
-    if len(parts) >= 2:
-        try:
-            body_ok = bool(base64.b64decode(parts[1], validate=True))
-        except (binascii.Error, ValueError):
-            body_ok = False
-    if len(parts) < 2 or parts[0] not in _SSH_KEY_TYPES or not body_ok:
-        raise InvalidValue("is not an OpenSSH public key", value, "paste one line of a .pub file, e.g. 'ssh-ed25519 AAAAC3... user@host'")
+    problem = None if value is None else ssh_public_key_problem(value)
+    if problem is not None:
+        raise problem
 
 
 def _user_assigned_identity(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
