@@ -106,8 +106,11 @@ def scale(sizes: tuple[int, ...] = (10, 100, 1000)) -> None:
         t5 = time.perf_counter()
         assert not problems, problems[:3]
         assert output.count("\nkind: Cluster\n") == count
-        per = lambda seconds: seconds / count * 1000  # noqa: E731
         total, baseline = t4 - t0, t5 - t4
+
+        def per(seconds: float, count: int = count) -> float:
+            return seconds / count * 1000
+
         print(
             f"  {count:>8} {len(objects):>8} {per(t1 - t0):>7.3f}ms {per(t2 - t1):>7.3f}ms {per(t3 - t2):>7.3f}ms"
             f" {per(t4 - t3):>7.3f}ms {per(total):>7.3f}ms {per(baseline):>7.3f}ms {total / baseline:>6.1f}x"

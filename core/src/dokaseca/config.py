@@ -12,7 +12,6 @@ cluster (:mod:`dokaseca.layering`) and the cross-field rules are checked.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from pathlib import Path
@@ -538,8 +537,3 @@ def _type_name(type_: Any) -> str:
 def _problem_order(problem: Problem) -> tuple:
     # clusters[10] sorts after clusters[9]
     return tuple((0, int(p), "") if re.fullmatch(r"[0-9]+", p) else (1, 0, p) for p in re.split(r"[\[\]\.]", problem.path))
-
-
-def cidrs_overlap(first: str, second: str) -> bool:
-    a, b = ipaddress.ip_network(first), ipaddress.ip_network(second)
-    return a.version == b.version and a.overlaps(b)

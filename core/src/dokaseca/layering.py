@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional
 import attrs
 
 from dokaseca.errors import Problem
+from dokaseca.validators import cidrs_overlap
 from dokaseca.models import (
     Blueprint,
     ClusterEntry,
@@ -179,8 +180,6 @@ def _copy(value: Any) -> Any:
 
 def check_effective(merged: Merged, path: str, entry: ClusterEntry) -> list[Problem]:
     """Rules that only make sense once the layers are merged."""
-    from dokaseca.config import cidrs_overlap
-
     values, sources = merged.values, merged.sources
     problems: list[Problem] = []
     if "kubernetesVersion" not in values:

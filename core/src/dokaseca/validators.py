@@ -71,6 +71,11 @@ def cidrs(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
             ) from None
 
 
+def cidrs_overlap(first: str, second: str) -> bool:
+    a, b = ipaddress.ip_network(first), ipaddress.ip_network(second)
+    return a.version == b.version and a.overlaps(b)
+
+
 def one_of(*choices: str):
     def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value is not None and value not in choices:
