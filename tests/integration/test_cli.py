@@ -162,3 +162,20 @@ def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "dokaseca", "--help"], capture_output=True, text=True, check=True)
     for command in ("render", "validate", "plugins", "explain"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_bundled_example_renders_valid_manifests(run, example):
+    from dokaseca.testing import shared_dir
+
+    result = run("validate", str(example), "--crds", str(shared_dir(ROOT) / "crds"))
+    assert result.exit_code == 0, result.output
+
+
+def test_multi_cloud_example_uses_every_provider(run):
+    documents = list(yaml.safe_load_all(run("render", str(ROOT / "examples" / "multi-cloud.yaml")).output))
+    kinds = {d["kind"] for d in documents}
+    assert {"AWSCluster", "AzureCluster", "GCPClusterTemplate", "VSphereCluster", "Metal3Cluster"} <= kinds
+    assert {d["metadata"]["name"] for d in documents if d["kind"] == "Namespace"} == {
+        "hub", "prod-azure-we", "prod-gcp-ew1", "stg-vsphere-dc1", "dev-metal-r1",
+    }
