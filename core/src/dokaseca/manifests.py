@@ -80,13 +80,6 @@ def args_list(args: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"name": k, "value": str(v)} for k, v in sorted(args.items())]
 
 
-def identity(obj: Mapping[str, Any]) -> str:
-    """``Kind/namespace/name``: how an object is named in messages."""
-    meta = obj.get("metadata", {})
-    ns = meta.get("namespace")
-    return f"{obj.get('kind')}/{ns + '/' if ns else ''}{meta.get('name')}"
-
-
 def versioned_name(name: str, spec: Mapping[str, Any]) -> str:
     """``name`` plus a digest of ``spec``: the name of an immutable template.
 

@@ -20,10 +20,6 @@ MODES = ("classic", "clusterclass")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
-def _mapping(value: Optional[Mapping]) -> Optional[Mapping]:
-    return None if value is None else dict(value)
-
-
 # -------------------------------------------------------------------------
 # The fleet file as written. Blueprint fields are all optional: a layer sets
 # only what it changes, and the layers are merged per cluster.
@@ -189,10 +185,6 @@ class ClusterSpec:
     def managed(self) -> bool:
         """True for a provider's managed control plane (EKS, AKS, GKE...)."""
         return self.flavor != DEFAULT_FLAVOR
-
-    @property
-    def enabled_addons(self) -> tuple[str, ...]:
-        return tuple(sorted(name for name, on in self.addons.items() if on))
 
 
 # -------------------------------------------------------------------------
