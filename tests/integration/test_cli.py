@@ -86,6 +86,18 @@ def test_render_to_directory(run, tmp_path):
     assert cluster[0]["metadata"]["namespace"] == "prod"
 
 
+def test_render_gitops_repository_layout(run, tmp_path):
+    out = tmp_path / "repo"
+    result = run("render", EXAMPLE, "-o", str(out), "--gitops-repo", "https://git.example/fleet", "--gitops-base-path", "capi")
+    assert result.exit_code == 0, result.output
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*.yaml"))
+    assert "capi/bootstrap/applicationset.yaml" in files
+    assert "capi/clusters/prod/prod-eu-1/cluster.yaml" in files
+    appset = [d for d in yaml.safe_load_all((out / "capi/bootstrap/applicationset.yaml").read_text()) if d["kind"] == "ApplicationSet"]
+    assert appset and appset[0]["spec"]["generators"][0]["git"]["repoURL"] == "https://git.example/fleet"
+    assert run("render", EXAMPLE, "--gitops-repo", "https://git.example/fleet").exit_code == 2
+
+
 def test_bad_fleet_exits_2_lists_every_problem_and_writes_nothing(run, tmp_path):
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(BAD_FLEET)

@@ -164,10 +164,25 @@ def _print_clusters(clusters: Any) -> None:
 @click.option("--env", "environments", multiple=True, metavar="ENV", help="Only clusters of this environment (repeatable).")
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Only this cluster (repeatable).")
 @click.option("--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="json: one v1 List, as kubectl reads it.")
+@click.option("--gitops-repo", metavar="URL", help="With -o: write a repository for the hub's Argo CD (clusters/ plus an ApplicationSet in bootstrap/).")
+@click.option("--gitops-revision", default="HEAD", show_default=True, metavar="REV")
+@click.option("--gitops-base-path", default="", metavar="PATH", help="Folder of the layout inside that repository.")
 @click.pass_obj
 @handle_errors
-def render(ctx: Context, fleet_file: str, output_dir: Optional[str], environments: tuple[str, ...], clusters: tuple[str, ...], output: str) -> None:
+def render(
+    ctx: Context,
+    fleet_file: str,
+    output_dir: Optional[str],
+    environments: tuple[str, ...],
+    clusters: tuple[str, ...],
+    output: str,
+    gitops_repo: Optional[str],
+    gitops_revision: str,
+    gitops_base_path: str,
+) -> None:
     """Render the Cluster API manifests of the fleet (multi-document YAML on stdout)."""
+    if gitops_repo and not output_dir:
+        raise click.UsageError("--gitops-repo writes a repository layout: give the folder with -o DIR")
     from dokaseca.manifests import dump_all
     from dokaseca.render import namespace_objects, render_clusters
 
@@ -183,16 +198,148 @@ def render(ctx: Context, fleet_file: str, output_dir: Optional[str], environment
         return
     files: dict[Path, str] = {}
     root = Path(output_dir)
-    for namespace in namespace_objects(selected):
+    if gitops_repo:
+        from dokaseca.gitops_objects import gitops_repository_layout
+
+        layout = gitops_repository_layout(
+            [(r.cluster, r.objects) for r in rendered], repo_url=gitops_repo, revision=gitops_revision, base_path=gitops_base_path
+        )
+        files = {root / relative: text for relative, text in layout.items()}
+    for namespace in namespace_objects(selected) if not gitops_repo else ():
         for r in rendered:
             if r.cluster.namespace == namespace["metadata"]["name"]:
                 files[root / r.cluster.environment / f"namespace-{namespace['metadata']['name']}.yaml"] = dump_all([namespace])
-    for r in rendered:
+    for r in rendered if not gitops_repo else ():
         files[root / r.cluster.environment / r.cluster.name / "cluster.yaml"] = dump_all(r.objects)
     for path, text in sorted(files.items()):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {len(rendered)} clusters to {root}", err=True)
+
+
+# -- apply and status ---------------------------------------------------------
+
+
+def _management(ctx: Context, fleet: Any, kubeconfig: Optional[str], context: Optional[str]) -> Any:
+    from dokaseca.kube import Kube
+
+    management = fleet.file.management
+    return Kube(kubeconfig or management.kubeconfig, context or management.context)
+
+
+def _state_dir(fleet_name: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "dokaseca" / fleet_name
+
+
+def _progress(name: str, what: str) -> None:
+    click.echo(f"[{name}] {what}", err=True)
+
+
+@cli.command()
+@click.argument("fleet_file", type=click.Path(dir_okay=False))
+@click.option("--env", "environments", multiple=True, metavar="ENV", help="Only clusters of this environment (repeatable).")
+@click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Only this cluster (repeatable).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Management cluster kubeconfig (default: the fleet file's, then KUBECONFIG).")
+@click.option("--context", help="Management cluster context.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until each control plane is ready.")
+@click.option("--timeout", type=float, default=1800, show_default=True, help="Seconds to wait per cluster.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where workload kubeconfigs are written (0600).")
+@click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+@handle_errors
+def apply(
+    ctx: Context,
+    fleet_file: str,
+    environments: tuple[str, ...],
+    clusters: tuple[str, ...],
+    kubeconfig: Optional[str],
+    context: Optional[str],
+    wait: bool,
+    timeout: float,
+    concurrency: int,
+    state_dir: Optional[str],
+    output: str,
+) -> None:
+    """Prepare, render and server-side apply the fleet to the management cluster, then wait."""
+    from dokaseca.apply import apply_fleet
+
+    fleet = _load(ctx, fleet_file)
+    selected = fleet.select(environments, clusters)
+    kube = _management(ctx, fleet, kubeconfig, context)
+    outcomes = apply_fleet(
+        ctx.host,
+        selected,
+        kube,
+        wait=wait,
+        timeout=timeout,
+        concurrency=concurrency,
+        state_dir=Path(state_dir) if state_dir else _state_dir(fleet.file.metadata.name),
+        progress=_progress,
+    )
+    if output == "json":
+        click.echo(json.dumps([o.to_json() for o in outcomes], indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table()
+        for column in ("cluster", "namespace", "objects", "ready", "kubeconfig", "error"):
+            table.add_column(column)
+        for o in outcomes:
+            ready = "-" if o.ready is None else ("yes" if o.ready else "no")
+            table.add_row(o.name, o.namespace, str(o.objects), ready, o.kubeconfig or "-", o.error or "")
+        _console().print(table)
+    if any(o.error for o in outcomes):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("fleet_file", type=click.Path(dir_okay=False))
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Management cluster kubeconfig.")
+@click.option("--context", help="Management cluster context.")
+@click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+@handle_errors
+def status(ctx: Context, fleet_file: str, kubeconfig: Optional[str], context: Optional[str], output: str) -> None:
+    """Every cluster of the fleet as the management cluster sees it."""
+    fleet = _load(ctx, fleet_file)
+    kube = _management(ctx, fleet, kubeconfig, context)
+    live = {(s.namespace, s.name): s for s in kube.cluster_statuses(fleet.file.metadata.name)}
+    rows = []
+    for cluster in fleet.clusters:
+        found = live.get((cluster.namespace, cluster.name))
+        row = {"cluster": cluster.name, "namespace": cluster.namespace, "environment": cluster.environment}
+        if found is None:
+            row.update(phase="NotApplied", control_plane_ready=False, version="", workers_ready=0, workers_desired=0)
+        else:
+            row.update(
+                phase=found.phase,
+                control_plane_ready=found.control_plane_ready,
+                version=found.version,
+                workers_ready=found.workers_ready,
+                workers_desired=found.workers_desired,
+            )
+        rows.append(row)
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for column in ("cluster", "env", "namespace", "phase", "control plane", "version", "workers"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["cluster"],
+            row["environment"],
+            row["namespace"],
+            row["phase"],
+            "ready" if row["control_plane_ready"] else "not ready",
+            row["version"] or "-",
+            f"{row['workers_ready']}/{row['workers_desired']}",
+        )
+    _console().print(table)
 
 
 # -- explain ------------------------------------------------------------------
