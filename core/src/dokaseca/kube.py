@@ -178,28 +178,25 @@ class Kube:
         resource = self.resource("cluster.x-k8s.io/v1beta2", "Cluster")
         deadline = time.monotonic() + timeout
         last: dict[str, Any] = {}
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            stream = watch.Watch()
-            for event in stream.stream(
-                resource.get,
+        # The server ends a watch after timeoutSeconds; a new one resumes until the deadline.
+        while (remaining := deadline - time.monotonic()) > 0:
+            watcher = watch.Watch()
+            for event in self.dynamic.watch(
+                resource,
                 namespace=namespace,
                 field_selector=f"metadata.name={name}",
-                timeout_seconds=max(1, int(remaining)),
-                _request_timeout=remaining + 5,
+                timeout=max(1, int(remaining)),
+                watcher=watcher,
             ):
-                obj = event["object"]
-                last = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+                last = event["raw_object"]
                 conditions = _conditions(last)
                 if on_change is not None:
                     on_change(conditions)
                 if all(conditions.get(c) == "True" for c in READY_CONDITIONS):
-                    stream.stop()
+                    watcher.stop()
                     return last
                 if time.monotonic() >= deadline:
-                    stream.stop()
+                    watcher.stop()
                     break
         if not last:
             raise KubeError(f"timed out after {timeout:.0f}s: Cluster {namespace}/{name} does not exist on the management cluster")
