@@ -1205,7 +1205,13 @@ class KubeApiHandler(kmock.KubernetesEmulator):
 
     # -- HTTP entry point --------------------------------------------------------------------------
 
+    # Seconds each request waits before it is served: a real API server is a network round trip away,
+    # and concurrency only shows its worth against that (bench/bench_apply.py sets it).
+    latency: float = 0.0
+
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         body = await raw_request.read()
         record = RequestRecord(method=raw_request.method, path=raw_request.path, query=dict(raw_request.query),
                                content_type=raw_request.headers.get('Content-Type'), body=body)
@@ -2171,8 +2177,9 @@ class KubeEmulator:
 
     def __init__(self, crd_dirs: Iterable[str | os.PathLike[str]] = (), *, host: str = '127.0.0.1',
                  namespaces: Iterable[str] = DEFAULT_NAMESPACES, require_auth: bool = True,
-                 max_watch_seconds: float = 60.0, call_timeout: float = 10.0) -> None:
+                 max_watch_seconds: float = 60.0, call_timeout: float = 10.0, latency: float = 0.0) -> None:
         self.crd_dirs = tuple(pathlib.Path(d) for d in crd_dirs)
+        self.latency = latency
         self.host = host
         self.namespaces = tuple(namespaces)
         self.token: str | None = f'kube-emulator-{secrets.token_hex(16)}' if require_auth else None
@@ -2253,6 +2260,7 @@ class KubeEmulator:
         self._handler = KubeApiHandler(crds=crds, token=self.token, namespaces=self.namespaces,
                                        max_watch_seconds=self.max_watch_seconds,
                                        server_address=f'{self.host}:{self.port}')
+        self._handler.latency = self.latency
         await self._handler.__aenter__()
         server = aiohttp.web.Server(self._handler, handler_cancellation=True, access_log=None)
         self._runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
