@@ -87,9 +87,10 @@ def test_hook_bootstrap_gitops_is_answered_by_the_engine_asked_for():
     host = load_plugins(autoload=False, extra=[("fake", fake_provider), ("argo", Engine("argocd")), ("flux", Engine("flux"))])
     cluster = fleet_cluster(host)
     metadata = GitOpsMetadata(labels={"cluster_name": cluster.name})
-    result = host.hook.bootstrap_gitops(cluster=cluster, engine="argocd", kubeconfig="/dev/null", metadata=metadata)
+    call = {"kubeconfig": "/dev/null", "metadata": metadata, "hub_kubeconfig": None, "timeout": 1.0}
+    result = host.hook.bootstrap_gitops(cluster=cluster, engine="argocd", **call)
     assert (result.engine, result.message) == ("argocd", "dev-1")
-    assert host.hook.bootstrap_gitops(cluster=cluster, engine="rancher-fleet", kubeconfig="/dev/null", metadata=metadata) is None
+    assert host.hook.bootstrap_gitops(cluster=cluster, engine="rancher-fleet", **call) is None
 
 
 class Checker:

@@ -284,13 +284,67 @@ def apply(
         from rich.table import Table
 
         table = Table()
-        for column in ("cluster", "namespace", "objects", "ready", "kubeconfig", "error"):
+        for column in ("cluster", "namespace", "objects", "ready", "kubeconfig", "gitops", "error"):
             table.add_column(column)
         for o in outcomes:
             ready = "-" if o.ready is None else ("yes" if o.ready else "no")
-            table.add_row(o.name, o.namespace, str(o.objects), ready, o.kubeconfig or "-", o.error or "")
+            gitops = "-" if o.gitops_ready is None else ("done" if o.gitops_ready else f"not done: {o.gitops}")
+            table.add_row(o.name, o.namespace, str(o.objects), ready, o.kubeconfig or "-", gitops, o.error or "")
         _console().print(table)
-    if any(o.error for o in outcomes):
+    if any(o.error or o.gitops_ready is False for o in outcomes):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("fleet_file", type=click.Path(dir_okay=False))
+@click.argument("cluster")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Management cluster kubeconfig (to read the workload kubeconfig from).")
+@click.option("--context", help="Management cluster context.")
+@click.option("--workload-kubeconfig", type=click.Path(dir_okay=False, exists=True), help="The workload cluster's kubeconfig (default: read from the <cluster>-kubeconfig Secret).")
+@click.option("--hub-kubeconfig", type=click.Path(dir_okay=False, exists=True), help="Hub-spoke: the hub's kubeconfig (default: the one saved for the hub in the state dir, else read from its Secret).")
+@click.option("--timeout", type=float, default=900, show_default=True, help="Seconds to wait for the engine to sync.")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where workload kubeconfigs are written (0600).")
+@click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+@handle_errors
+def bootstrap(
+    ctx: Context,
+    fleet_file: str,
+    cluster: str,
+    kubeconfig: Optional[str],
+    context: Optional[str],
+    workload_kubeconfig: Optional[str],
+    hub_kubeconfig: Optional[str],
+    timeout: float,
+    state_dir: Optional[str],
+    output: str,
+) -> None:
+    """Install and register CLUSTER's GitOps engine, and wait until it has synced its root."""
+    from dokaseca.apply import bootstrap as bootstrap_cluster
+    from dokaseca.gitops_objects import is_spoke
+
+    fleet = _load(ctx, fleet_file)
+    spec = fleet.select(clusters=(cluster,))[0]
+    directory = Path(state_dir) if state_dir else _state_dir(fleet.file.metadata.name)
+    management = None
+    if workload_kubeconfig is None:
+        management = _management(ctx, fleet, kubeconfig, context)
+        workload_kubeconfig = str(management.save_workload_kubeconfig(spec.name, spec.namespace, directory))
+    if is_spoke(spec) and hub_kubeconfig is None and spec.gitops is not None and spec.gitops.hub:
+        hub = fleet.select(clusters=(spec.gitops.hub,))[0]
+        saved = directory / f"{hub.name}.kubeconfig"
+        if saved.is_file():
+            hub_kubeconfig = str(saved)
+        else:
+            management = management or _management(ctx, fleet, kubeconfig, context)
+            hub_kubeconfig = str(management.save_workload_kubeconfig(hub.name, hub.namespace, directory))
+    _progress(spec.name, f"bootstrapping {spec.gitops.engine if spec.gitops else 'GitOps'}")
+    result = bootstrap_cluster(ctx.host, spec, workload_kubeconfig, hub_kubeconfig, timeout=timeout)
+    if output == "json":
+        click.echo(json.dumps({"cluster": spec.name, "engine": result.engine, "ready": result.ready, "message": result.message}, indent=2))
+    else:
+        click.echo(f"{spec.name}: {result.engine} {'ready' if result.ready else 'not ready'}: {result.message}")
+    if not result.ready:
         sys.exit(1)
 
 

@@ -208,7 +208,12 @@ def gitops_metadata(
 
 @hookspec(firstresult=True)
 def bootstrap_gitops(
-    cluster: ClusterSpec, engine: str, kubeconfig: str, metadata: GitOpsMetadata
+    cluster: ClusterSpec,
+    engine: str,
+    kubeconfig: str,
+    metadata: GitOpsMetadata,
+    hub_kubeconfig: str | None,
+    timeout: float,
 ) -> BootstrapResult | None:
     """Install and register the GitOps engine for one workload cluster.
 
@@ -224,10 +229,16 @@ def bootstrap_gitops(
     :param kubeconfig: path of a 0600 file holding the workload cluster's
         kubeconfig; never log or echo its contents.
     :param metadata: the merged result of :func:`gitops_metadata`.
-    :returns: a :class:`~dokaseca.models.BootstrapResult`.
+    :param hub_kubeconfig: in a hub-spoke topology, path of the hub's
+        kubeconfig (0600) when ``cluster`` is a spoke, so the spoke can be
+        registered on the hub; None otherwise.
+    :param timeout: seconds to wait for the engine to report synced.
+    :returns: a :class:`~dokaseca.models.BootstrapResult`; ``ready=False``
+        with a message naming what is still missing when the wait timed out.
 
     Must be idempotent (server-side apply), and report "done" only when the
-    engine has synced its root application.
+    engine has synced its root application. Never put a credential (token,
+    key) in the result or a log.
 
     .. versionadded:: 0.1
     """

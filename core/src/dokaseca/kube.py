@@ -96,6 +96,11 @@ class Kube:
         self._resources: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
+    @property
+    def server(self) -> str:
+        """The API server URL from the kubeconfig (no credentials)."""
+        return str(self.api_client.configuration.host)
+
     # -- discovery, once per kind ----------------------------------------------
 
     def resource(self, api_version: str, kind: str) -> Any:
@@ -159,6 +164,55 @@ class Kube:
                 return None
             raise KubeError(f"reading {kind} {namespace}/{name} failed: {_api_message(exc)}") from None
 
+    def wait_for(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: Optional[str],
+        predicate: Callable[[Mapping[str, Any]], bool],
+        *,
+        timeout: float,
+        describe: Callable[[Optional[Mapping[str, Any]]], str],
+        on_change: Optional[Callable[[Mapping[str, Any]], None]] = None,
+    ) -> dict[str, Any]:
+        """Watch one object until ``predicate`` holds for it; return it.
+
+        A watch, not polling: one request that the server answers as the
+        object changes. On timeout the error says what is still missing:
+        ``describe(last seen object)``, or ``describe(None)`` when it never
+        appeared.
+        """
+        from kubernetes import watch
+
+        resource = self.resource(api_version, kind)
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        # The server ends a watch after timeoutSeconds; a new one resumes until the deadline.
+        while (remaining := deadline - time.monotonic()) > 0:
+            watcher = watch.Watch()
+            for event in self.dynamic.watch(
+                resource,
+                namespace=namespace if resource.namespaced else None,
+                field_selector=f"metadata.name={name}",
+                timeout=max(1, int(remaining)),
+                watcher=watcher,
+            ):
+                if event.get("type") == "DELETED":
+                    last = {}
+                    continue
+                last = event["raw_object"]
+                if on_change is not None:
+                    on_change(last)
+                if predicate(last):
+                    watcher.stop()
+                    return last
+                if time.monotonic() >= deadline:
+                    watcher.stop()
+                    break
+        where = f"{namespace}/{name}" if namespace and resource.namespaced else name
+        raise KubeError(f"timed out after {timeout:.0f}s waiting for {kind} {where}: {describe(last or None)}")
+
     def wait_for_cluster(
         self,
         name: str,
@@ -169,44 +223,33 @@ class Kube:
     ) -> dict[str, Any]:
         """Watch a CAPI Cluster until its infrastructure and control plane are ready.
 
-        A watch, not polling: one request that the server answers as the
-        Cluster changes. On timeout the error names the conditions still not
-        True, with their reason and message.
+        On timeout the error names the conditions still not True, with their
+        reason and message.
         """
-        from kubernetes import watch
 
-        resource = self.resource("cluster.x-k8s.io/v1beta2", "Cluster")
-        deadline = time.monotonic() + timeout
-        last: dict[str, Any] = {}
-        # The server ends a watch after timeoutSeconds; a new one resumes until the deadline.
-        while (remaining := deadline - time.monotonic()) > 0:
-            watcher = watch.Watch()
-            for event in self.dynamic.watch(
-                resource,
-                namespace=namespace,
-                field_selector=f"metadata.name={name}",
-                timeout=max(1, int(remaining)),
-                watcher=watcher,
-            ):
-                last = event["raw_object"]
-                conditions = _conditions(last)
-                if on_change is not None:
-                    on_change(conditions)
-                if all(conditions.get(c) == "True" for c in READY_CONDITIONS):
-                    watcher.stop()
-                    return last
-                if time.monotonic() >= deadline:
-                    watcher.stop()
-                    break
-        if not last:
-            raise KubeError(f"timed out after {timeout:.0f}s: Cluster {namespace}/{name} does not exist on the management cluster")
-        waiting = [
-            f"{c} is {_condition(last, c).get('status', 'missing')}"
-            + (f" ({_condition(last, c).get('reason')}: {_condition(last, c).get('message')})" if _condition(last, c).get("reason") else "")
-            for c in READY_CONDITIONS
-            if _conditions(last).get(c) != "True"
-        ]
-        raise KubeError(f"timed out after {timeout:.0f}s waiting for Cluster {namespace}/{name}: " + "; ".join(waiting))
+        def ready(obj: Mapping[str, Any]) -> bool:
+            return all(_conditions(obj).get(c) == "True" for c in READY_CONDITIONS)
+
+        def describe(obj: Optional[Mapping[str, Any]]) -> str:
+            if obj is None:
+                return "it does not exist on the management cluster"
+            return "; ".join(
+                f"{c} is {_condition(obj, c).get('status', 'missing')}"
+                + (f" ({_condition(obj, c).get('reason')}: {_condition(obj, c).get('message')})" if _condition(obj, c).get("reason") else "")
+                for c in READY_CONDITIONS
+                if _conditions(obj).get(c) != "True"
+            )
+
+        return self.wait_for(
+            "cluster.x-k8s.io/v1beta2",
+            "Cluster",
+            name,
+            namespace,
+            ready,
+            timeout=timeout,
+            describe=describe,
+            on_change=None if on_change is None else (lambda obj: on_change(_conditions(obj))),
+        )
 
     def save_workload_kubeconfig(self, name: str, namespace: str, directory: Path) -> Path:
         """Write the ``<cluster>-kubeconfig`` Secret CAPI made to a 0600 file."""

@@ -97,6 +97,10 @@ class GitOpsSpec:
     hub: Optional[str] = None
     addons: Optional[RepoRef] = None
     workloads: Optional[RepoRef] = None
+    # The engine's release install manifest: a pinned version of the default
+    # URL, or a URL/path of one's own (installManifest wins over version).
+    version: Optional[str] = None
+    install_manifest: Optional[str] = None
 
 
 @attrs.frozen(kw_only=True)

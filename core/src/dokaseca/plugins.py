@@ -28,6 +28,8 @@ ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "dokaseca.builtin.standard_labels",
     "dokaseca.builtin.gitops_metadata",
+    "dokaseca.builtin.argocd",
+    "dokaseca.builtin.flux",
 )
 
 # First-party provider names, so a fleet file naming one that is not
