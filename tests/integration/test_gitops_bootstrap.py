@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from dokaseca import hookimpl
+from dokaseca.models import GitOpsMetadata, InfraResult
 import yaml
 from click.testing import CliRunner
 from dokaseca import gitops
@@ -355,9 +358,23 @@ def test_outcome_carries_the_gitops_message():
     assert ClusterOutcome(name="a", namespace="b").to_json()["gitops"] is None
 
 
-def test_apply_fleet_bootstraps_gitops_once_the_cluster_is_ready(host, tmp_path, kube_emulator, cluster_emulator):
+class PreparedVpc:
+    """A provider's prepare step and the GitOps metadata it derives from what it made."""
+
+    @hookimpl
+    def prepare_infrastructure(self, cluster, provider, dry_run):
+        return InfraResult(outputs={"vpc_id": "vpc-0abc"}) if provider.name == "aws" else None
+
+    @hookimpl
+    def gitops_metadata(self, cluster, provider, infra):
+        return GitOpsMetadata(annotations={"aws_vpc_id": infra.outputs.get("vpc_id", "")})
+
+
+def test_apply_fleet_bootstraps_gitops_once_the_cluster_is_ready(tmp_path, kube_emulator, cluster_emulator):
     from dokaseca.apply import apply_fleet
     from dokaseca.kube import Kube
+
+    host = load_plugins(extra=[("prepared-vpc", PreparedVpc())])
 
     fleet = argocd_fleet(host, tmp_path)
     (cluster,) = fleet.select(clusters=("dev-eu-1",))
@@ -381,7 +398,8 @@ def test_apply_fleet_bootstraps_gitops_once_the_cluster_is_ready(host, tmp_path,
     assert outcome.error == "" and outcome.ready is True
     assert outcome.gitops_ready is True and "Synced and Healthy" in outcome.gitops
     assert "bootstrapping argocd" in seen
-    assert cluster_emulator.objects.get("v1", "Secret", "dev-eu-1", "argocd") is not None
+    secret = cluster_emulator.objects.get("v1", "Secret", "dev-eu-1", "argocd")
+    assert secret["metadata"]["annotations"]["aws_vpc_id"] == "vpc-0abc", "prepare's outputs reach the GitOps Bridge Secret"
 
 
 def test_cli_bootstrap_json(tmp_path, cluster_emulator, monkeypatch):

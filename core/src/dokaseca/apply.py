@@ -93,9 +93,11 @@ def apply_fleet(
     progress: Progress = lambda name, what: None,
 ) -> list[ClusterOutcome]:
     rendered: list[RenderedCluster] = []
+    infras: dict[str, InfraResult] = {}  # what prepare found: render and the GitOps metadata both need it
     for cluster in clusters:
         progress(cluster.name, "preparing infrastructure")
-        rendered.append(render_cluster(host, cluster, prepare(host, cluster)))
+        infras[cluster.name] = prepare(host, cluster)
+        rendered.append(render_cluster(host, cluster, infras[cluster.name]))
     for kind in sorted({(o["apiVersion"], o["kind"]) for r in rendered for o in r.objects}):
         kube.resource(*kind)  # discovery once, before the threads share it
     kube.apply(namespace_objects(clusters))
@@ -127,7 +129,9 @@ def apply_fleet(
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         outcomes = list(pool.map(one, rendered))
     if wait:
-        _bootstrap_ready(host, [r.cluster for r in rendered], outcomes, timeout=timeout, concurrency=concurrency, state_dir=state_dir, progress=progress)
+        _bootstrap_ready(
+            host, [r.cluster for r in rendered], outcomes, infras, timeout=timeout, concurrency=concurrency, state_dir=state_dir, progress=progress
+        )
     return outcomes
 
 
@@ -135,6 +139,7 @@ def _bootstrap_ready(
     host: PluginHost,
     clusters: Sequence[ClusterSpec],
     outcomes: Sequence[ClusterOutcome],
+    infras: dict[str, InfraResult],
     *,
     timeout: float,
     concurrency: int,
@@ -160,7 +165,7 @@ def _bootstrap_ready(
             hub_kubeconfig = hub_outcome.kubeconfig if hub_outcome is not None else (str(saved) if saved.is_file() else None)
         progress(cluster.name, f"bootstrapping {cluster.gitops.engine if cluster.gitops else 'GitOps'}")
         try:
-            result = bootstrap(host, cluster, outcome.kubeconfig or "", hub_kubeconfig, timeout=timeout)
+            result = bootstrap(host, cluster, outcome.kubeconfig or "", hub_kubeconfig, timeout=timeout, infra=infras.get(cluster.name))
         except DokasecaError as exc:
             outcome.gitops_ready, outcome.gitops = False, f"failed: {exc}"
             progress(cluster.name, f"GitOps bootstrap {outcome.gitops}")
