@@ -1,4 +1,6 @@
-"""What the GitOps engines need from the core: the cluster's merged GitOps Bridge metadata."""
+"""What every GitOps engine plugin needs from the core: the cluster's merged
+GitOps Bridge metadata, and installing an engine from its release install
+manifest (a pinned URL downloaded once and cached, or a local file)."""
 
 from __future__ import annotations
 
