@@ -336,6 +336,26 @@ def test_hub_and_spoke(host, tmp_path, cluster_emulator, spoke_emulator):
     assert versions(cluster_emulator) == hub_before and versions(spoke_emulator) == spoke_before, "a second bootstrap changes nothing"
 
 
+def test_spoke_bound_to_a_cluster_role_of_the_platform_teams_choice():
+    from dokaseca.builtin.argocd import manager_objects
+
+    default = {o["kind"]: o for o in manager_objects()}
+    assert default["ClusterRole"]["rules"][0] == {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}
+    chosen = {o["kind"]: o for o in manager_objects("argocd-addons-installer")}
+    assert "ClusterRole" not in chosen
+    assert chosen["ClusterRoleBinding"]["roleRef"]["name"] == "argocd-addons-installer"
+    assert chosen["ClusterRoleBinding"]["subjects"] == default["ClusterRoleBinding"]["subjects"]
+
+
+def test_spoke_cluster_role_from_the_fleet_file_is_bound_on_the_spoke(host, tmp_path, cluster_emulator, spoke_emulator):
+    fleet = argocd_fleet(host, tmp_path, topology="hub-spoke", hub="prod-eu-1", spokeClusterRole="argocd-addons-installer")
+    spoke = fleet.select(clusters=("dev-eu-1",))[0]
+    bootstrap(host, spoke, str(spoke_emulator.kubeconfig_path), str(cluster_emulator.kubeconfig_path), timeout=0.5)
+    binding = spoke_emulator.objects.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "argocd-manager-role-binding")
+    assert binding["roleRef"]["name"] == "argocd-addons-installer"
+    assert spoke_emulator.objects.get("rbac.authorization.k8s.io/v1", "ClusterRole", "argocd-manager-role") is None
+
+
 def test_a_spoke_without_the_hubs_kubeconfig_is_a_clear_error(host, tmp_path, spoke_emulator):
     fleet = argocd_fleet(host, tmp_path, topology="hub-spoke", hub="prod-eu-1")
     spoke = fleet.select(clusters=("dev-eu-1",))[0]

@@ -101,6 +101,9 @@ class GitOpsSpec:
     # URL, or a URL/path of one's own (installManifest wins over version).
     version: Optional[str] = None
     install_manifest: Optional[str] = None
+    # Hub/spoke: bind the spoke's argocd-manager ServiceAccount to this existing
+    # ClusterRole instead of the all-resources one `argocd cluster add` creates.
+    spoke_cluster_role: Optional[str] = None
 
 
 @attrs.frozen(kw_only=True)

@@ -101,12 +101,18 @@ def describe_application(app: Optional[Mapping[str, Any]]) -> str:
 # -------------------------------------------------------------------------
 
 
-def manager_objects() -> list[dict[str, Any]]:
-    """The ServiceAccount, ClusterRole, ClusterRoleBinding and token Secret of ``argocd cluster add``."""
+def manager_objects(cluster_role: Optional[str] = None) -> list[dict[str, Any]]:
+    """The ServiceAccount, ClusterRole, ClusterRoleBinding and token Secret of ``argocd cluster add``.
+
+    With ``cluster_role`` (``gitops.spokeClusterRole``) the account is bound to
+    that existing ClusterRole and no all-resources role is created: the
+    platform team decides how little the hub may do on its spokes.
+    """
     from dokaseca.manifests import MANAGED_BY_LABEL, k8s_object
 
     labels = {MANAGED_BY_LABEL: "dokaseca"}
-    return [
+    role = cluster_role or MANAGER_CLUSTER_ROLE
+    objects = [
         k8s_object("v1", "ServiceAccount", MANAGER_SERVICE_ACCOUNT, MANAGER_NAMESPACE, labels=labels),
         k8s_object(
             "rbac.authorization.k8s.io/v1",
@@ -123,7 +129,7 @@ def manager_objects() -> list[dict[str, Any]]:
             "ClusterRoleBinding",
             MANAGER_CLUSTER_ROLE_BINDING,
             labels=labels,
-            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": MANAGER_CLUSTER_ROLE},
+            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
             subjects=[{"kind": "ServiceAccount", "name": MANAGER_SERVICE_ACCOUNT, "namespace": MANAGER_NAMESPACE}],
         ),
         k8s_object(
@@ -136,6 +142,9 @@ def manager_objects() -> list[dict[str, Any]]:
             type="kubernetes.io/service-account-token",
         ),
     ]
+    if cluster_role:
+        objects = [o for o in objects if o["kind"] != "ClusterRole"]
+    return objects
 
 
 def _token_filled(secret: Mapping[str, Any]) -> bool:
@@ -164,7 +173,7 @@ def _bootstrap_spoke(
             f"cluster {cluster.name!r} is a spoke of hub {hub!r}: registering it needs the hub's kubeconfig"
             " (bootstrap the hub first, or pass --hub-kubeconfig)"
         )
-    kube.apply(manager_objects())
+    kube.apply(manager_objects(cluster.gitops.spoke_cluster_role if cluster.gitops else None))
     try:
         secret = kube.wait_for(
             "v1", "Secret", MANAGER_TOKEN_SECRET, MANAGER_NAMESPACE, _token_filled, timeout=timeout, describe=_describe_token
