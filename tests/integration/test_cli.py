@@ -165,6 +165,7 @@ def test_explain_shows_value_and_layer(run):
     settings = {s["path"]: s for s in report["settings"]}
     assert settings["kubernetesVersion"] == {"path": "kubernetesVersion", "value": "v1.32.5", "source": "environments.prod"}
     assert settings["aws.sshKeyName"]["source"] == "defaults"
+    assert settings["aws.instanceType"] == {"path": "aws.instanceType", "value": "t3.large", "source": "default of the aws provider"}
     assert settings["workers.ingress.taints"]["value"] == [{"key": "dedicated", "value": "ingress", "effect": "NoSchedule"}]
     table = run("explain", EXAMPLE, "prod-eu-1")
     assert table.exit_code == 0 and "environments.prod" in table.output

@@ -397,9 +397,16 @@ class _FleetLoader:
         )
         for answer in self.host.hook.check_cluster(cluster=spec, provider=provider):
             self.problems.extend(attrs.evolve(problem, path=_join(path, problem.path)) for problem in answer or ())
+        # Every effective provider value, the class defaults included, as the user would write it.
+        effective = layering.flatten(self.converter.unstructure(config))
         settings = merged.settings + tuple(
-            layering.Setting(path=f"{provider.name}.{key}", value=value, source=block_sources[key])
-            for key, value in layering.flatten(block).items()
+            layering.Setting(
+                path=f"{provider.name}.{key}",
+                value=value,
+                source=block_sources.get(key, f"default of the {provider.name} provider"),
+            )
+            for key, value in effective.items()
+            if value is not None
         )
         return spec, settings
 
