@@ -253,7 +253,7 @@ def test_wrong_types_are_named(host):
     found = problems(host, data)
     assert "must be a string" in found["defaults.kubernetesVersion"]
     assert "whole number" in found["defaults.controlPlane.replicas"]
-    assert "defaults.workers" in found
+    assert "must be a list" in found["defaults.workers"]
 
 
 def test_not_yaml_and_not_a_mapping(host):

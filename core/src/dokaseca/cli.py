@@ -220,7 +220,7 @@ def render(
 # -- apply and status ---------------------------------------------------------
 
 
-def _management(ctx: Context, fleet: Any, kubeconfig: Optional[str], context: Optional[str]) -> Any:
+def _management(fleet: Any, kubeconfig: Optional[str], context: Optional[str]) -> Any:
     from dokaseca.kube import Kube
 
     management = fleet.file.management
@@ -267,7 +267,7 @@ def apply(
 
     fleet = _load(ctx, fleet_file)
     selected = fleet.select(environments, clusters)
-    kube = _management(ctx, fleet, kubeconfig, context)
+    kube = _management(fleet, kubeconfig, context)
     outcomes = apply_fleet(
         ctx.host,
         selected,
@@ -328,7 +328,7 @@ def bootstrap(
     directory = Path(state_dir) if state_dir else _state_dir(fleet.file.metadata.name)
     management = None
     if workload_kubeconfig is None:
-        management = _management(ctx, fleet, kubeconfig, context)
+        management = _management(fleet, kubeconfig, context)
         workload_kubeconfig = str(management.save_workload_kubeconfig(spec.name, spec.namespace, directory))
     if is_spoke(spec) and hub_kubeconfig is None and spec.gitops is not None and spec.gitops.hub:
         hub = fleet.select(clusters=(spec.gitops.hub,))[0]
@@ -336,7 +336,7 @@ def bootstrap(
         if saved.is_file():
             hub_kubeconfig = str(saved)
         else:
-            management = management or _management(ctx, fleet, kubeconfig, context)
+            management = management or _management(fleet, kubeconfig, context)
             hub_kubeconfig = str(management.save_workload_kubeconfig(hub.name, hub.namespace, directory))
     _progress(spec.name, f"bootstrapping {spec.gitops.engine if spec.gitops else 'GitOps'}")
     result = bootstrap_cluster(ctx.host, spec, workload_kubeconfig, hub_kubeconfig, timeout=timeout)
@@ -358,7 +358,7 @@ def bootstrap(
 def status(ctx: Context, fleet_file: str, kubeconfig: Optional[str], context: Optional[str], output: str) -> None:
     """Every cluster of the fleet as the management cluster sees it."""
     fleet = _load(ctx, fleet_file)
-    kube = _management(ctx, fleet, kubeconfig, context)
+    kube = _management(fleet, kubeconfig, context)
     live = {(s.namespace, s.name): s for s in kube.cluster_statuses(fleet.file.metadata.name)}
     rows = []
     for cluster in fleet.clusters:

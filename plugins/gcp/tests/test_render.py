@@ -15,7 +15,7 @@ from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
-from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, one
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, node_registrations, one
 
 PROJECT = "acme-web-prod"
 REGION = "europe-west1"
@@ -528,13 +528,7 @@ def test_classic_rendering_matches_capg_cluster_template(host: PluginHost, share
     # is external (the in-tree 'gce' of the template is gone since Kubernetes v1.31).
     ref_kcp = by_kind(reference, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
     our_kcp = by_kind(ours, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
-    ref_worker = by_kind(reference, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
-    our_worker = by_kind(ours, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
-    registrations = [
-        (ref_kcp["initConfiguration"]["nodeRegistration"], our_kcp["initConfiguration"]["nodeRegistration"]),
-        (ref_kcp["joinConfiguration"]["nodeRegistration"], our_kcp["joinConfiguration"]["nodeRegistration"]),
-        (ref_worker, our_worker),
-    ]
+    registrations = list(zip(node_registrations(reference), node_registrations(ours), strict=True))
     for ref_registration, our_registration in registrations:
         assert our_registration["name"] == ref_registration["name"]
         ref_kubelet, our_kubelet = as_dict(ref_registration["kubeletExtraArgs"]), as_dict(our_registration["kubeletExtraArgs"])

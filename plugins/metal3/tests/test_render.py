@@ -18,7 +18,7 @@ from dokaseca.crds import CRDSchemas
 from dokaseca.errors import ProviderError
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
-from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, one
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, node_registrations, one
 
 VIP = "172.16.10.5"
 IMAGE_SHA256 = "a" * 64
@@ -579,15 +579,7 @@ def test_classic_rendering_matches_capm3_clusterctl_template(host: PluginHost, s
         assert ours_data["spec"] == ref_data["spec"]  # DHCP: only clusterName, as the template
 
     # Node identity: same node name and node label, on init and join, control plane and workers.
-    ref_kcp_spec = by_kind(reference, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
-    our_kcp_spec = by_kind(ours, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
-    ref_worker = by_kind(reference, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
-    our_worker = by_kind(ours, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
-    pairs = [
-        (ref_kcp_spec["initConfiguration"]["nodeRegistration"], our_kcp_spec["initConfiguration"]["nodeRegistration"]),
-        (ref_kcp_spec["joinConfiguration"]["nodeRegistration"], our_kcp_spec["joinConfiguration"]["nodeRegistration"]),
-        (ref_worker, our_worker),
-    ]
+    pairs = list(zip(node_registrations(reference), node_registrations(ours), strict=True))
     for ref_registration, our_registration in pairs:
         assert our_registration["name"] == ref_registration["name"]
         assert kubelet_arg(our_registration, "node-labels") == kubelet_arg(ref_registration, "node-labels")

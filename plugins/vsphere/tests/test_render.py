@@ -16,7 +16,7 @@ from dokaseca.crds import CRDSchemas
 from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
-from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, fleet_problems, one
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, fleet_problems, node_registrations, one
 
 VIP = "10.20.0.10"
 SERVER = "vcenter.example.com"
@@ -558,11 +558,7 @@ def test_classic_rendering_matches_capv_cluster_template(host: PluginHost, share
     assert our_kcp["clusterConfiguration"]["controllerManager"] == ref_kcp["clusterConfiguration"]["controllerManager"]
     ref_worker = by_kind(reference, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]
     our_worker = by_kind(ours, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]
-    pairs = [
-        (ref_kcp["initConfiguration"]["nodeRegistration"], our_kcp["initConfiguration"]["nodeRegistration"]),
-        (ref_kcp["joinConfiguration"]["nodeRegistration"], our_kcp["joinConfiguration"]["nodeRegistration"]),
-        (ref_worker["joinConfiguration"]["nodeRegistration"], our_worker["joinConfiguration"]["nodeRegistration"]),
-    ]
+    pairs = list(zip(node_registrations(reference), node_registrations(ours), strict=True))
     for ref_registration, our_registration in pairs:
         assert our_registration["name"] == ref_registration["name"]
         assert our_registration["kubeletExtraArgs"] == ref_registration["kubeletExtraArgs"]

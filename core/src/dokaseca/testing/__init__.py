@@ -17,6 +17,7 @@ from dokaseca.testing.helpers import (
     content_named,
     fleet_problems,
     fleet_yaml,
+    node_registrations,
     one,
     render_objects,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "crd_schemas_for",
     "fleet_problems",
     "fleet_yaml",
+    "node_registrations",
     "one",
     "render_objects",
     "shared_dir",

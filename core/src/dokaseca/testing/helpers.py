@@ -128,6 +128,19 @@ def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
     return found[0]
 
 
+def node_registrations(objects: list[dict]) -> list[dict]:
+    """The kubeadm ``nodeRegistration``s of a rendering, in a fixed order: the first
+    KubeadmControlPlane's init and join, then the first KubeadmConfigTemplate's join.
+    Zip two renderings' lists to compare them phase by phase."""
+    control_plane = by_kind(objects, "KubeadmControlPlane")[0]["spec"]["kubeadmConfigSpec"]
+    worker = by_kind(objects, "KubeadmConfigTemplate")[0]["spec"]["template"]["spec"]
+    return [
+        control_plane["initConfiguration"]["nodeRegistration"],
+        control_plane["joinConfiguration"]["nodeRegistration"],
+        worker["joinConfiguration"]["nodeRegistration"],
+    ]
+
+
 def content_named(objects: list[dict], kind: str, base: str, *, digest_of_spec: bool = True) -> dict:
     """The only ``kind`` object whose name starts with ``base-``, which must be
     named as :func:`~dokaseca.manifests.versioned_name` names an immutable
