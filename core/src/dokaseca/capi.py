@@ -220,21 +220,36 @@ def _health_check(cluster: ClusterSpec, name: str, match: dict[str, str], max_un
 
 
 def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dict[str, Any]]:
-    if cluster.managed or provided.control_plane_machine_template is None:
-        raise ValueError(f"ClusterClass mode needs a kubeadm control plane; {cluster.name!r} uses flavor {cluster.flavor!r}")
-    kcp_spec = {"template": {"spec": {"kubeadmConfigSpec": _control_plane_kubeadm(provided.kubeadm)}}}
-    kcp_template = k8s_object(
-        KUBEADM_CONTROL_PLANE_VERSION,
-        "KubeadmControlPlaneTemplate",
-        versioned_name(control_plane_name(cluster), kcp_spec),
-        cluster.namespace,
-        spec=kcp_spec,
-    )
-    objects: list[dict[str, Any]] = [kcp_template]
+    objects: list[dict[str, Any]] = []
+    if cluster.managed:
+        if provided.control_plane_template is None:
+            raise ValueError(f"provider {cluster.provider!r} returned no control-plane template for {cluster.name!r} (flavor {cluster.flavor!r})")
+        control_plane: dict[str, Any] = {"templateRef": template_ref(provided.control_plane_template)}
+    else:
+        if provided.control_plane_machine_template is None:
+            raise ValueError(f"provider {cluster.provider!r} returned no control-plane machine template for {cluster.name!r}")
+        kcp_spec = {"template": {"spec": {"kubeadmConfigSpec": _control_plane_kubeadm(provided.kubeadm)}}}
+        kcp_template = k8s_object(
+            KUBEADM_CONTROL_PLANE_VERSION,
+            "KubeadmControlPlaneTemplate",
+            versioned_name(control_plane_name(cluster), kcp_spec),
+            cluster.namespace,
+            spec=kcp_spec,
+        )
+        objects.append(kcp_template)
+        control_plane = {
+            "templateRef": template_ref(kcp_template),
+            "machineInfrastructure": {"templateRef": template_ref(provided.control_plane_machine_template)},
+        }
+        if cluster.health_checks:
+            control_plane["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "100%"}}}
     classes, topology_workers = [], []
     for pool in cluster.workers:
-        config = _kubeadm_config_template(cluster, pool, provided.kubeadm)
-        objects.append(config)
+        if pool.name in provided.worker_bootstrap_templates:
+            config = dict(provided.worker_bootstrap_templates[pool.name])  # the provider renders it with its own objects
+        else:
+            config = _kubeadm_config_template(cluster, pool, provided.kubeadm)
+            objects.append(config)
         worker_class: dict[str, Any] = {
             "class": pool.name,
             "bootstrap": {"templateRef": template_ref(config)},
@@ -252,12 +267,6 @@ def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dic
         else:
             topology_pool["replicas"] = pool.replicas
         topology_workers.append(topology_pool)
-    control_plane: dict[str, Any] = {
-        "templateRef": template_ref(kcp_template),
-        "machineInfrastructure": {"templateRef": template_ref(provided.control_plane_machine_template)},
-    }
-    if cluster.health_checks:
-        control_plane["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "100%"}}}
     spec: dict[str, Any] = {
         "infrastructure": {"templateRef": template_ref(provided.infrastructure_cluster)},
         "controlPlane": control_plane,
@@ -268,8 +277,9 @@ def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dic
     topology: dict[str, Any] = {
         "classRef": {"name": cluster_class["metadata"]["name"]},
         "version": cluster.kubernetes_version,
-        "controlPlane": {"replicas": cluster.control_plane.replicas},
     }
+    if not cluster.managed:  # a managed control plane has no machines to count
+        topology["controlPlane"] = {"replicas": cluster.control_plane.replicas}
     if topology_workers:
         topology["workers"] = {"machineDeployments": topology_workers}
     objects.append(cluster_class)

@@ -19,6 +19,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from dokaseca.errors import Problem
+    from dokaseca.kube import ManagementCluster
     from dokaseca.models import (
         BootstrapResult,
         CheckResult,
@@ -91,7 +92,7 @@ def check_cluster(cluster: ClusterSpec, provider: ProviderInfo) -> list[Problem]
 
 @hookspec(firstresult=True)
 def prepare_infrastructure(
-    cluster: ClusterSpec, provider: ProviderInfo, dry_run: bool
+    cluster: ClusterSpec, provider: ProviderInfo, dry_run: bool, management: ManagementCluster
 ) -> InfraResult | None:
     """Create or verify the cloud prerequisites of one cluster.
 
@@ -107,6 +108,10 @@ def prepare_infrastructure(
     :param provider: the provider registration the cluster uses.
     :param dry_run: when true, make no mutating call; return the planned
         actions in ``InfraResult.actions`` instead.
+    :param management: the management cluster, for providers whose
+        infrastructure lives in Kubernetes (Metal3's BareMetalHosts):
+        ``management.kube`` connects on first use, so a provider that never
+        touches it needs no kubeconfig. Declare the argument only if you use it.
     :returns: an :class:`~dokaseca.models.InfraResult`.
 
     Must be idempotent: find existing resources (by tags or names) before

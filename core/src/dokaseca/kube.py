@@ -73,6 +73,28 @@ def _retry() -> Any:
     )
 
 
+class ManagementCluster:
+    """The management cluster, connected on first use.
+
+    ``prepare`` hands one to every provider; only providers whose
+    infrastructure lives in Kubernetes (Metal3) touch ``kube``, so preparing an
+    AWS fleet needs no kubeconfig at all.
+    """
+
+    def __init__(self, kubeconfig: Optional[str] = None, context: Optional[str] = None, *, kube: Optional["Kube"] = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self._kube = kube
+        self._lock = threading.Lock()
+
+    @property
+    def kube(self) -> "Kube":
+        with self._lock:
+            if self._kube is None:
+                self._kube = Kube(self.kubeconfig, self.context)
+            return self._kube
+
+
 class Kube:
     """A connection to one cluster, from a kubeconfig file and context."""
 

@@ -299,6 +299,13 @@ class ProviderManifests:
         replaces the KubeadmControlPlane (``AWSManagedControlPlane``).
     :param machine_pools: managed flavors only: complete MachinePool objects
         and their infrastructure objects, one set per worker pool.
+    :param control_plane_template: managed flavors in ClusterClass mode: the
+        template the ClusterClass's control plane points at
+        (``AWSManagedControlPlaneTemplate``), instead of the core's
+        KubeadmControlPlaneTemplate.
+    :param worker_bootstrap_templates: worker pool name -> bootstrap config
+        template (``EKSConfigTemplate``) used instead of the core's
+        KubeadmConfigTemplate; ClusterClass mode, managed flavors.
     :param extra: identities and other objects, applied before the rest.
     :param kubeadm: tweaks to the kubeadm objects the core renders.
     """
@@ -308,6 +315,8 @@ class ProviderManifests:
     worker_machine_templates: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     control_plane: Optional[Mapping[str, Any]] = None
     machine_pools: tuple[Mapping[str, Any], ...] = ()
+    control_plane_template: Optional[Mapping[str, Any]] = None
+    worker_bootstrap_templates: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     extra: tuple[Mapping[str, Any], ...] = ()
     kubeadm: KubeadmSettings = KubeadmSettings()
 

@@ -72,6 +72,9 @@ def provider_objects(provided: ProviderManifests) -> list[Mapping[str, Any]]:
     objects += [provided.worker_machine_templates[name] for name in provided.worker_machine_templates]
     if provided.control_plane is not None:
         objects.append(provided.control_plane)
+    if provided.control_plane_template is not None:
+        objects.append(provided.control_plane_template)
+    objects += [provided.worker_bootstrap_templates[name] for name in provided.worker_bootstrap_templates]
     objects += provided.machine_pools
     return objects
 
