@@ -139,6 +139,9 @@ class EksSettings:
 
 @attrs.frozen(kw_only=True)
 class AwsConfig:
+    # A named profile of ~/.aws/config for prepare (one account per environment,
+    # say); default: boto3's standard chain (AWS_PROFILE, env keys, SSO, roles).
+    profile: Optional[str] = None
     ssh_key_name: Optional[str] = None
     ssh_public_key: Optional[str] = attrs.field(default=None, validator=_public_key)
     ami_id: Optional[str] = attrs.field(default=None, validator=_ami_id)
