@@ -394,6 +394,7 @@ class _FleetLoader:
             namespace=management.namespace_prefix + namespace,
             provider_config=config,
             gitops=fleet_file.gitops,
+            source=self.source,
         )
         for answer in self.host.hook.check_cluster(cluster=spec, provider=provider):
             self.problems.extend(attrs.evolve(problem, path=_join(path, problem.path)) for problem in answer or ())

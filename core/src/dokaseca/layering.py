@@ -239,6 +239,7 @@ def to_cluster_spec(
     namespace: str,
     provider_config: Any,
     gitops: Optional[GitOpsSpec],
+    source: str = "",
 ) -> ClusterSpec:
     values = merged.values
 
@@ -277,4 +278,5 @@ def to_cluster_spec(
         health_checks=values["healthChecks"],
         provider_config=provider_config,
         gitops=gitops,
+        source=source,
     )

@@ -187,6 +187,7 @@ class ClusterSpec:
     health_checks: bool
     provider_config: Any = None
     gitops: Optional[GitOpsSpec] = None
+    source: str = ""  # the fleet file it came from: relative paths in provider blocks are relative to its folder
 
     @property
     def managed(self) -> bool:

@@ -18,6 +18,7 @@ def register_providers(register) -> None:
             # A path, not the class: its module is imported only when a fleet uses aws.
             config_type="dokaseca_aws.config:AwsConfig",
             flavors=("kubeadm", "eks"),
+            clusterclass_flavors=("kubeadm", "eks"),
             sdk_modules=("boto3", "botocore"),
             capi_provider="aws",
             requires_region=True,
