@@ -61,10 +61,10 @@ def main(count: int = 50, concurrency: int = 8) -> None:
 
     with KubeEmulator([shared / "crds"]) as emulator:
         kube = Kube(str(emulator.kubeconfig_path), emulator.context)
-        apply_fleet(host, fleet.clusters, kube, wait=False, concurrency=concurrency, state_dir=state)
+        apply_fleet(host, fleet.clusters, kube, wait=False, prepare=False, concurrency=concurrency, state_dir=state)
         first = kinds_of(emulator.requests.filter())
         seen = len(emulator.requests.filter())
-        apply_fleet(host, fleet.clusters, Kube(str(emulator.kubeconfig_path), emulator.context), wait=False, concurrency=concurrency, state_dir=state)
+        apply_fleet(host, fleet.clusters, Kube(str(emulator.kubeconfig_path), emulator.context), wait=False, prepare=False, concurrency=concurrency, state_dir=state)
         second = kinds_of(emulator.requests.filter()[seen:])
     for label, counts in (("first apply", first), ("second apply", second)):
         total = sum(counts.values())
@@ -77,7 +77,7 @@ def main(count: int = 50, concurrency: int = 8) -> None:
         with KubeEmulator([shared / "crds"], latency=LATENCY) as emulator:
             kube = Kube(str(emulator.kubeconfig_path), emulator.context)
             start = time.perf_counter()
-            outcomes = apply_fleet(host, fleet.clusters, kube, wait=False, concurrency=workers, state_dir=state)
+            outcomes = apply_fleet(host, fleet.clusters, kube, wait=False, prepare=False, concurrency=workers, state_dir=state)
             timings[workers] = time.perf_counter() - start
             assert not any(o.error for o in outcomes), [o.error for o in outcomes if o.error]
     base = timings[1]

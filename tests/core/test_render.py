@@ -95,6 +95,22 @@ def test_managed_flavor_replaces_kubeadm(host):
     assert_capi_objects_valid(kinds["Cluster"])
 
 
+def test_managed_flavor_in_clusterclass_mode_uses_the_providers_templates(host):
+    cluster = cluster_from(host, flavor="managed", mode="clusterclass")
+    kinds = by_kind(render_cluster(host, cluster).objects)
+    assert "KubeadmControlPlaneTemplate" not in kinds and "KubeadmConfigTemplate" not in kinds
+    (cluster_class,) = kinds["ClusterClass"]
+    control_plane = cluster_class["spec"]["controlPlane"]
+    assert control_plane["templateRef"]["name"] == kinds["FakeManagedControlPlaneTemplate"][0]["metadata"]["name"]
+    assert "machineInfrastructure" not in control_plane, "a managed control plane has no machines"
+    (worker,) = cluster_class["spec"]["workers"]["machineDeployments"]
+    assert worker["bootstrap"]["templateRef"]["kind"] == "FakeConfigTemplate"
+    assert worker["bootstrap"]["templateRef"]["name"] == kinds["FakeConfigTemplate"][0]["metadata"]["name"]
+    topology = kinds["Cluster"][0]["spec"]["topology"]
+    assert "controlPlane" not in topology and topology["workers"]["machineDeployments"][0]["replicas"] == 2
+    assert_capi_objects_valid(kinds["ClusterClass"] + kinds["Cluster"])
+
+
 def test_templates_are_named_after_their_content(host):
     def template_names(**fields):
         objects = render_cluster(host, cluster_from(host, **fields)).objects

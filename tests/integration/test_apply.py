@@ -68,7 +68,7 @@ def capi_kubeconfig_secret(emulator, cluster):
 def test_apply_creates_every_object_once_then_changes_nothing(host, fleet, kube, kube_emulator, tmp_path):
     clusters = fleet.clusters
     objects = expected_objects(host, fleet, clusters)
-    outcomes = apply_fleet(host, clusters, kube, wait=False, state_dir=tmp_path)
+    outcomes = apply_fleet(host, clusters, kube, wait=False, prepare=False, state_dir=tmp_path)
     assert [o.error for o in outcomes] == ["", "", ""]
     for obj in objects:
         meta = obj["metadata"]
@@ -83,7 +83,7 @@ def test_apply_creates_every_object_once_then_changes_nothing(host, fleet, kube,
     versions = {(o["kind"], o["metadata"]["name"]): kube_emulator.objects.get(o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"))["metadata"]["resourceVersion"] for o in objects}
     before = len(kube_emulator.requests.filter())
 
-    apply_fleet(host, clusters, Kube(str(kube_emulator.kubeconfig_path), kube_emulator.context), wait=False, state_dir=tmp_path)
+    apply_fleet(host, clusters, Kube(str(kube_emulator.kubeconfig_path), kube_emulator.context), wait=False, prepare=False, state_dir=tmp_path)
     second = kube_emulator.requests.filter()[before:]
     assert sum(1 for r in second if r.method == "PATCH") == len(objects) + 3
     again = {(o["kind"], o["metadata"]["name"]): kube_emulator.objects.get(o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"))["metadata"]["resourceVersion"] for o in objects}
@@ -107,7 +107,7 @@ def test_wait_completes_when_the_cluster_becomes_ready_and_saves_a_0600_kubeconf
 
     seen = []
     threading.Thread(target=capi_controllers, daemon=True).start()
-    (outcome,) = apply_fleet(host, [cluster], kube, timeout=15, state_dir=tmp_path / "state", progress=lambda name, what: seen.append(what))
+    (outcome,) = apply_fleet(host, [cluster], kube, timeout=15, prepare=False, state_dir=tmp_path / "state", progress=lambda name, what: seen.append(what))
     assert outcome.ready is True and outcome.error == ""
     path = Path(outcome.kubeconfig)
     assert path.read_text() == WORKLOAD_KUBECONFIG
@@ -130,7 +130,7 @@ def test_wait_times_out_naming_the_condition_still_false(host, fleet, kube, kube
         )
 
     threading.Thread(target=half_ready, daemon=True).start()
-    (outcome,) = apply_fleet(host, [cluster], kube, timeout=2, state_dir=tmp_path)
+    (outcome,) = apply_fleet(host, [cluster], kube, timeout=2, prepare=False, state_dir=tmp_path)
     assert outcome.ready is False
     assert "timed out" in outcome.error and "ControlPlaneAvailable is False (WaitingForMachines: 0 of 1 machines ready)" in outcome.error
     assert "InfrastructureReady" not in outcome.error
@@ -139,12 +139,12 @@ def test_wait_times_out_naming_the_condition_still_false(host, fleet, kube, kube
 @pytest.mark.parametrize("fault", ["409", "429", "500", "drop"])
 def test_transient_faults_are_retried(host, fleet, kube, kube_emulator, tmp_path, fault):
     (cluster,) = fleet.select(clusters=("dev-eu-1",))
-    apply_fleet(host, [cluster], kube, wait=False, state_dir=tmp_path)  # discovery and namespaces done
+    apply_fleet(host, [cluster], kube, wait=False, prepare=False, state_dir=tmp_path)  # discovery and namespaces done
     if fault == "drop":
         kube_emulator.drop_next(2, method="PATCH")
     else:
         kube_emulator.fail_next(2, status=int(fault), retry_after=0 if fault == "429" else None, method="PATCH")
-    (outcome,) = apply_fleet(host, [cluster], kube, wait=False, state_dir=tmp_path)
+    (outcome,) = apply_fleet(host, [cluster], kube, wait=False, prepare=False, state_dir=tmp_path)
     assert outcome.error == ""
     faulted = [r for r in kube_emulator.requests.filter(method="PATCH") if r.fault]
     assert len(faulted) == 2
@@ -156,7 +156,7 @@ def test_interrupted_apply_converges_without_duplicates(host, fleet, kube, kube_
     from dokaseca.render import namespace_objects
 
     kube.apply([*namespace_objects([cluster]), *objects[: len(objects) // 2]])  # a run killed half-way
-    apply_fleet(host, [cluster], kube, wait=False, state_dir=tmp_path)
+    apply_fleet(host, [cluster], kube, wait=False, prepare=False, state_dir=tmp_path)
     for obj in objects:
         found = kube_emulator.objects.list(api_version=obj["apiVersion"], kind=obj["kind"], namespace=cluster.namespace)
         assert sum(1 for o in found if o["metadata"]["name"] == obj["metadata"]["name"]) == 1
@@ -171,7 +171,7 @@ def test_cli_apply_and_status(kube_emulator, tmp_path, monkeypatch):
     monkeypatch.delenv("DOKASECA_PLUGINS", raising=False)
     args = ["--kubeconfig", str(kube_emulator.kubeconfig_path), "--context", kube_emulator.context]
     runner = CliRunner()
-    applied = runner.invoke(cli, ["apply", str(EXAMPLE), *args, "--no-wait", "--output", "json", "--state-dir", str(tmp_path)], catch_exceptions=False)
+    applied = runner.invoke(cli, ["apply", str(EXAMPLE), *args, "--no-wait", "--no-prepare", "--output", "json", "--state-dir", str(tmp_path)], catch_exceptions=False)
     assert applied.exit_code == 0, applied.output
     kube_emulator.set_status("cluster.x-k8s.io/v1beta2", "Cluster", "prod-eu-1", "prod", READY)
     result = runner.invoke(cli, ["status", str(EXAMPLE), *args, "--output", "json"], catch_exceptions=False)

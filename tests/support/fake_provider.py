@@ -27,6 +27,7 @@ def register_providers(register):
             name="fake",
             config_type=FakeConfig,
             flavors=("kubeadm", "managed"),
+            clusterclass_flavors=("kubeadm", "managed"),
             sdk_modules=("fakesdk",),
             description="a provider for tests",
         )
@@ -53,6 +54,25 @@ def render_provider_manifests(cluster, provider, infra: InfraResult):
     kind = "FakeClusterTemplate" if cluster.mode == "clusterclass" else "FakeCluster"
     spec = {"template": {"spec": {"zone": cluster.provider_config.zone}}} if cluster.mode == "clusterclass" else {"zone": cluster.provider_config.zone}
     infra_cluster = k8s_object(API, kind, cluster.name, ns, spec=spec)
+
+    def template(name, size):
+        spec = {"template": {"spec": {"size": size, "image": cluster.provider_config.image_name}}}
+        return k8s_object(API, "FakeMachineTemplate", versioned_name(name, spec), ns, spec=spec)
+    if cluster.flavor == "managed" and cluster.mode == "clusterclass":
+        cp_spec = {"template": {"spec": {"version": cluster.kubernetes_version}}}
+        control_plane_template = k8s_object(
+            "controlplane.example.io/v1alpha1", "FakeManagedControlPlaneTemplate", versioned_name(f"{cluster.name}-cp", cp_spec), ns, spec=cp_spec
+        )
+        boot_spec = {"template": {"spec": {}}}
+        return ProviderManifests(
+            infrastructure_cluster=infra_cluster,
+            control_plane_template=control_plane_template,
+            worker_machine_templates={p.name: template(f"{cluster.name}-{p.name}", p.machine_size or "small") for p in cluster.workers},
+            worker_bootstrap_templates={
+                p.name: k8s_object("bootstrap.example.io/v1alpha1", "FakeConfigTemplate", versioned_name(f"{cluster.name}-{p.name}", boot_spec), ns, spec=boot_spec)
+                for p in cluster.workers
+            },
+        )
     if cluster.flavor == "managed":
         control_plane = k8s_object("controlplane.example.io/v1alpha1", "FakeManagedControlPlane", f"{cluster.name}-cp", ns, spec={"version": cluster.kubernetes_version})
         pools = tuple(
@@ -60,10 +80,6 @@ def render_provider_manifests(cluster, provider, infra: InfraResult):
             for p in cluster.workers
         )
         return ProviderManifests(infrastructure_cluster=infra_cluster, control_plane=control_plane, machine_pools=pools)
-
-    def template(name, size):
-        spec = {"template": {"spec": {"size": size, "image": cluster.provider_config.image_name}}}
-        return k8s_object(API, "FakeMachineTemplate", versioned_name(name, spec), ns, spec=spec)
 
     return ProviderManifests(
         infrastructure_cluster=infra_cluster,

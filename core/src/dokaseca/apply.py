@@ -1,7 +1,9 @@
 """prepare -> render -> apply -> wait -> bootstrap GitOps, for the selected clusters of a fleet.
 
-Everything is rendered before anything is applied, so a fleet-file or render
-error leaves the management cluster untouched. Kinds are discovered once,
+Every selected cluster is prepared (concurrently) and rendered before anything
+is applied, so a prepare, fleet-file or render error leaves the management
+cluster untouched. With ``prepare=False`` the outputs the last
+``dokaseca prepare`` saved in the state directory are used instead. Kinds are discovered once,
 before the clusters are applied side by side with a bound on concurrency.
 A cluster that fails is reported with its reason; the others go on.
 With a ``gitops:`` section and ``wait``, each ready cluster's GitOps engine is
@@ -18,9 +20,10 @@ from typing import Any, Callable, Optional, Sequence
 import attrs
 
 from dokaseca.errors import DokasecaError
-from dokaseca.kube import Kube
+from dokaseca.kube import Kube, ManagementCluster
 from dokaseca.models import BootstrapResult, ClusterSpec, InfraResult
 from dokaseca.plugins import PluginHost
+from dokaseca.prepare import prepare_fleet, save_outputs, saved_outputs
 from dokaseca.render import RenderedCluster, namespace_objects, render_cluster
 
 Progress = Callable[[str, str], None]  # (cluster name, what happened)
@@ -39,12 +42,6 @@ class ClusterOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
-
-
-def prepare(host: PluginHost, cluster: ClusterSpec, *, dry_run: bool = False) -> InfraResult:
-    provider = host.provider(cluster.provider)
-    result = host.hook.prepare_infrastructure(cluster=cluster, provider=provider, dry_run=dry_run)
-    return result if result is not None else InfraResult()  # a provider with nothing to prepare
 
 
 def bootstrap(
@@ -87,17 +84,22 @@ def apply_fleet(
     kube: Kube,
     *,
     wait: bool = True,
+    prepare: bool = True,
     timeout: float = 1800,
     concurrency: int = 4,
     state_dir: Path,
     progress: Progress = lambda name, what: None,
 ) -> list[ClusterOutcome]:
-    rendered: list[RenderedCluster] = []
-    infras: dict[str, InfraResult] = {}  # what prepare found: render and the GitOps metadata both need it
-    for cluster in clusters:
-        progress(cluster.name, "preparing infrastructure")
-        infras[cluster.name] = prepare(host, cluster)
-        rendered.append(render_cluster(host, cluster, infras[cluster.name]))
+    if prepare:
+        prepared = prepare_fleet(host, clusters, management=ManagementCluster(kube=kube), concurrency=concurrency, progress=progress)
+        failed = [o for o in prepared if o.error]
+        if failed:  # nothing is applied unless every selected cluster could be prepared
+            raise DokasecaError("; ".join(f"cluster {o.name!r}: {o.error}" for o in failed))
+        save_outputs(state_dir, prepared)
+        infras = {o.name: o.infra for o in prepared}  # render and the GitOps metadata both need what prepare found
+    else:
+        infras = {c.name: saved_outputs(state_dir, c) for c in clusters}
+    rendered = [render_cluster(host, cluster, infras[cluster.name]) for cluster in clusters]
     for kind in sorted({(o["apiVersion"], o["kind"]) for r in rendered for o in r.objects}):
         kube.resource(*kind)  # discovery once, before the threads share it
     kube.apply(namespace_objects(clusters))

@@ -217,6 +217,82 @@ def render(
     click.echo(f"wrote {len(rendered)} clusters to {root}", err=True)
 
 
+# -- prepare -------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("fleet_file", type=click.Path(dir_okay=False))
+@click.option("--env", "environments", multiple=True, metavar="ENV", help="Only clusters of this environment (repeatable).")
+@click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Only this cluster (repeatable).")
+@click.option("--dry-run", is_flag=True, help="List what would be created or changed; change nothing.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Clusters prepared at the same time.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Management cluster kubeconfig, for providers that keep inventory there (Metal3).")
+@click.option("--context", help="Management cluster context.")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where the outputs (ids, ARNs) are saved for `apply --no-prepare`.")
+@click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
+@click.pass_obj
+@handle_errors
+def prepare(
+    ctx: Context,
+    fleet_file: str,
+    environments: tuple[str, ...],
+    clusters: tuple[str, ...],
+    dry_run: bool,
+    concurrency: int,
+    kubeconfig: Optional[str],
+    context: Optional[str],
+    state_dir: Optional[str],
+    output: str,
+) -> None:
+    """Create or verify each cluster's cloud prerequisites (IAM, key pairs, networks, images, hosts).
+
+    Idempotent: a second run changes nothing. Clusters are prepared side by
+    side; one that fails is named with its reason and the others go on. Exits
+    0 when every cluster is prepared, otherwise with the failures' code (2 for
+    credentials, region or fleet values to fix).
+    """
+    from dokaseca.kube import ManagementCluster
+    from dokaseca.prepare import prepare_fleet, save_outputs
+
+    fleet = _load(ctx, fleet_file)
+    selected = fleet.select(environments, clusters)
+    management = fleet.file.management
+    outcomes = prepare_fleet(
+        ctx.host,
+        selected,
+        management=ManagementCluster(kubeconfig or management.kubeconfig, context or management.context),
+        dry_run=dry_run,
+        concurrency=concurrency,
+        progress=_progress,
+    )
+    save_outputs(Path(state_dir) if state_dir else _state_dir(fleet.file.metadata.name), outcomes)
+    if output == "json":
+        click.echo(json.dumps([o.to_json() for o in outcomes], indent=2, default=str))
+    else:
+        _print_prepared(outcomes, dry_run)
+    failed = [o.exit_code for o in outcomes if o.error]
+    if failed:
+        sys.exit(max(failed))
+
+
+def _print_prepared(outcomes: Any, dry_run: bool) -> None:
+    from rich.table import Table
+
+    table = Table(title="planned changes (dry run)" if dry_run else None)
+    for column in ("cluster", "env", "provider", "would change" if dry_run else "changed", "status"):
+        table.add_column(column)
+    for o in outcomes:
+        status = f"failed: {o.error}" if o.error else ("ok" if o.actions or dry_run else "up to date")
+        table.add_row(o.name, o.environment, o.provider, "-" if o.error else str(len(o.actions)), status)
+    console = _console()
+    console.print(table)
+    for o in outcomes:
+        if o.actions:
+            console.print(f"{o.name}:", highlight=False)
+            for action in o.actions:
+                console.print(f"  {'~' if dry_run else '+'} {action}", highlight=False, markup=False)
+
+
 # -- apply and status ---------------------------------------------------------
 
 
@@ -243,9 +319,15 @@ def _progress(name: str, what: str) -> None:
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Management cluster kubeconfig (default: the fleet file's, then KUBECONFIG).")
 @click.option("--context", help="Management cluster context.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until each control plane is ready.")
+@click.option(
+    "--prepare/--no-prepare",
+    default=True,
+    show_default=True,
+    help="Run prepare first (idempotent); --no-prepare uses what the last `dokaseca prepare` saved in the state dir.",
+)
 @click.option("--timeout", type=float, default=1800, show_default=True, help="Seconds to wait per cluster.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
-@click.option("--state-dir", type=click.Path(file_okay=False), help="Where workload kubeconfigs are written (0600).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Where workload kubeconfigs and prepare's outputs are kept (0600).")
 @click.option("--output", type=OUTPUT_CHOICE, default="table", show_default=True)
 @click.pass_obj
 @handle_errors
@@ -257,6 +339,7 @@ def apply(
     kubeconfig: Optional[str],
     context: Optional[str],
     wait: bool,
+    prepare: bool,
     timeout: float,
     concurrency: int,
     state_dir: Optional[str],
@@ -273,6 +356,7 @@ def apply(
         selected,
         kube,
         wait=wait,
+        prepare=prepare,
         timeout=timeout,
         concurrency=concurrency,
         state_dir=Path(state_dir) if state_dir else _state_dir(fleet.file.metadata.name),
