@@ -167,6 +167,8 @@ def _print_clusters(clusters: Any) -> None:
 @click.option("--gitops-repo", metavar="URL", help="With -o: write a repository for the hub's Argo CD (clusters/ plus an ApplicationSet in bootstrap/).")
 @click.option("--gitops-revision", default="HEAD", show_default=True, metavar="REV")
 @click.option("--gitops-base-path", default="", metavar="PATH", help="Folder of the layout inside that repository.")
+@click.option("--prepared", is_flag=True, help="Fill in what the last `dokaseca prepare` found (VPC and subnet ids, AMI, ...).")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="With --prepared: where prepare saved its outputs.")
 @click.pass_obj
 @handle_errors
 def render(
@@ -179,8 +181,15 @@ def render(
     gitops_repo: Optional[str],
     gitops_revision: str,
     gitops_base_path: str,
+    prepared: bool,
+    state_dir: Optional[str],
 ) -> None:
-    """Render the Cluster API manifests of the fleet (multi-document YAML on stdout)."""
+    """Render the Cluster API manifests of the fleet (multi-document YAML on stdout).
+
+    Offline and deterministic: without --prepared, values only prepare can
+    know (a looked-up AMI, a network it made) are left for the provider's
+    controller to find, as its defaults do.
+    """
     if gitops_repo and not output_dir:
         raise click.UsageError("--gitops-repo writes a repository layout: give the folder with -o DIR")
     from dokaseca.manifests import dump_all
@@ -188,7 +197,13 @@ def render(
 
     fleet = _load(ctx, fleet_file)
     selected = fleet.select(environments, clusters)
-    rendered = render_clusters(ctx.host, selected)  # everything in memory first: nothing half-written
+    infras = None
+    if prepared:
+        from dokaseca.prepare import saved_outputs
+
+        saved = Path(state_dir) if state_dir else _state_dir(fleet.file.metadata.name)
+        infras = {c.name: saved_outputs(saved, c) for c in selected}
+    rendered = render_clusters(ctx.host, selected, infras)  # everything in memory first: nothing half-written
     if output_dir is None:
         objects = [*namespace_objects(selected), *(o for r in rendered for o in r.objects)]
         if output == "json":

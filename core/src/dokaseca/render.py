@@ -79,8 +79,11 @@ def provider_objects(provided: ProviderManifests) -> list[Mapping[str, Any]]:
     return objects
 
 
-def render_clusters(host: PluginHost, clusters: Iterable[ClusterSpec]) -> list[RenderedCluster]:
-    return [render_cluster(host, cluster) for cluster in clusters]
+def render_clusters(
+    host: PluginHost, clusters: Iterable[ClusterSpec], infras: Optional[Mapping[str, InfraResult]] = None
+) -> list[RenderedCluster]:
+    """Render each cluster, with what ``prepare`` found for it when ``infras`` has it (by cluster name)."""
+    return [render_cluster(host, cluster, (infras or {}).get(cluster.name)) for cluster in clusters]
 
 
 def namespace_objects(clusters: Iterable[ClusterSpec]) -> list[dict[str, Any]]:
