@@ -84,8 +84,9 @@ class AwsIdentity:
 class AmiLookup:
     """How ``prepare`` finds an AMI when ``amiId`` is not given (CAPA's scheme).
 
-    ``nameFormat`` takes ``{base_os}`` and ``{kubernetes_version}`` (with its
-    leading ``v``); ``?`` and ``*`` are EC2 name-filter wildcards.
+    ``nameFormat`` takes ``{base_os}`` and ``{kubernetes_version}`` (without
+    its leading ``v``, as CAPA fills it: ``-?1.33.1-`` matches ``-v1.33.1-``);
+    ``?`` and ``*`` are EC2 name-filter wildcards.
     """
 
     owner: str = CAPA_AMI_OWNER
