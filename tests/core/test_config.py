@@ -299,8 +299,8 @@ def test_secret_looking_values_are_never_echoed():
 
 
 def test_structural_errors_on_secret_keys_hide_the_value(host):
-    from dokaseca.config import _cattrs_problems
+    from dokaseca.config import structure_problems
     from dokaseca.validators import InvalidValue
 
-    problems = _cattrs_problems(InvalidValue("must be a string", "hunter2"), "clusters[0].x.password", str)
+    problems = structure_problems(InvalidValue("must be a string", "hunter2"), "clusters[0].x.password", str)
     assert problems and all("hunter2" not in str(p) for p in problems)

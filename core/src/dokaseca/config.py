@@ -265,7 +265,7 @@ class _FleetLoader:
             try:
                 obj = self.converter.structure(raw, cls)
             except Exception as exc:  # cattrs raises exception groups of everything wrong
-                self.problems.extend(_cattrs_problems(exc, path, cls))
+                self.problems.extend(structure_problems(exc, path, cls))
                 return None
         self.problems.extend(validate_tree(obj, path))
         return obj
@@ -465,8 +465,9 @@ def _attrs_message(exc: Exception, name: str) -> str:
 _PATH_INDEX = re.compile(r"\[(?:'([^']*)'|\"([^\"]*)\")\]")
 
 
-def _cattrs_problems(exc: BaseException, base: str, cls: type) -> list[Problem]:
-    """Turn cattrs' exception group into problems with YAML-style paths."""
+def structure_problems(exc: BaseException, base: str, cls: type) -> list[Problem]:
+    """Turn cattrs' exception group into problems with YAML-style paths under
+    ``base``, so a block a plugin loads from its own file reads like the fleet's."""
     from cattrs.errors import ForbiddenExtraKeysError
     from cattrs.v import transform_error
 

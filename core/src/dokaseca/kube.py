@@ -14,6 +14,7 @@ which the client already uses, instead of a loop of our own.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import threading
 import time
@@ -113,6 +114,9 @@ class Kube:
                 "set management.kubeconfig/context in the fleet file, --kubeconfig/--context, or KUBECONFIG"
             ) from None
         configuration.retries = _retry()
+        # The client logs whole response bodies at DEBUG, Secrets' data included;
+        # a user's debug logging must not put credentials in a log file.
+        logging.getLogger("kubernetes.client.rest").setLevel(logging.INFO)
         self.api_client = kubernetes.client.ApiClient(configuration)
         self.dynamic = DynamicClient(self.api_client)
         self._resources: dict[tuple[str, str], Any] = {}
@@ -185,6 +189,19 @@ class Kube:
             if exc.status == 404:
                 return None
             raise KubeError(f"reading {kind} {namespace}/{name} failed: {_api_message(exc)}") from None
+
+    def list(
+        self, api_version: str, kind: str, *, namespace: Optional[str] = None, label_selector: Optional[str] = None
+    ) -> list[dict[str, Any]]:
+        """Every ``kind`` object in ``namespace`` (all namespaces when None), in one request."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            listing = self.resource(api_version, kind).get(namespace=namespace, label_selector=label_selector).to_dict()
+        except ApiException as exc:
+            where = f" in namespace {namespace}" if namespace else ""
+            raise KubeError(f"listing {kind}{where} failed: {_api_message(exc)}") from None
+        return list(listing.get("items") or [])
 
     def wait_for(
         self,

@@ -19,6 +19,7 @@ against the CRDs in ``shared/crds/<crd_folders>``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import pytest
 
 from dokaseca.config import parse_fleet
 from dokaseca.errors import FleetError
+from dokaseca.kube import ManagementCluster
 from dokaseca.manifests import dump_all, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, ProviderInfo
 from dokaseca.plugins import PluginHost, load_plugins
@@ -103,12 +105,17 @@ class ProviderContract:
         cluster = self.cluster(host)
         for hook_name, kwargs in (
             ("render_provider_manifests", {"cluster": cluster, "provider": foreign, "infra": InfraResult()}),
-            ("prepare_infrastructure", {"cluster": cluster, "provider": foreign, "dry_run": True}),
+            # A management cluster that cannot be reached: a foreign provider must not even try.
+            ("prepare_infrastructure", {"cluster": cluster, "provider": foreign, "dry_run": True, "management": ManagementCluster("/nonexistent/kubeconfig")}),
             ("check_credentials", {"provider": foreign, "online": False}),
+            ("check_cluster", {"cluster": cluster, "provider": foreign}),
+            ("gitops_metadata", {"cluster": cluster, "provider": foreign, "infra": InfraResult()}),
         ):
             impl = getattr(plugin, hook_name, None)
             if impl is not None:
-                assert impl(**kwargs) is None, f"{hook_name} must return None for a provider it did not register"
+                accepted = inspect.signature(impl).parameters  # as pluggy does: pass only what the function declares
+                answer = impl(**{name: value for name, value in kwargs.items() if name in accepted})
+                assert answer is None, f"{hook_name} must return None for a provider it did not register"
 
     def test_every_flavor_and_mode_renders_valid_manifests(self, host: PluginHost, provider: ProviderInfo, request: pytest.FixtureRequest) -> None:
         schemas = crd_schemas_for(self.crd_folders, start=Path(str(request.fspath)).parent)

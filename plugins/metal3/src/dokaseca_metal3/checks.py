@@ -9,14 +9,9 @@ from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec
 from dokaseca.validators import did_you_mean
 
-from dokaseca_metal3.config import (
-    CONTROL_PLANE_SELECTOR,
-    MACHINE_SIZE_LABEL,
-    Metal3Config,
-    label_value_problem,
-    pool_contains,
-    pool_network,
-)
+from dokaseca_metal3 import inventory
+from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR, Metal3Config, pool_contains, pool_network
+from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, label_value_problem
 
 _RANGE_HINT = "set {where} in the fleet file to a range the hosts' network does not use"
 
@@ -25,6 +20,7 @@ def problems(cluster: ClusterSpec) -> list[Problem]:
     """Every cluster-level problem of a Metal3 cluster, not just the first."""
     config: Metal3Config = cluster.provider_config
     return [
+        *inventory.load(cluster)[1],
         *_host_selector_problems(cluster, config),
         *_machine_size_problems(cluster),
         *_node_subnet_problems(cluster, config),

@@ -6,42 +6,20 @@ from typing import Any, Optional
 
 import attrs
 
-from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL
 from dokaseca import kube_vip
 from dokaseca.validators import InvalidValue, one_of, ssh_public_keys
 
-# BareMetalHosts are picked by labels: the environment, the role and, when a
-# size applies, the hardware class. Registering hosts (a later `prepare`) must
-# write the same keys.
-ROLE_LABEL = "dokaseca.io/role"
-MACHINE_SIZE_LABEL = "dokaseca.io/machine-size"
-RESERVED_SELECTOR_LABELS = (ENVIRONMENT_LABEL, ROLE_LABEL, MACHINE_SIZE_LABEL)
+from dokaseca_metal3.inventory import Metal3Inventory
+from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, RESERVED_SELECTOR_LABELS, label_key_problem, label_value_problem
+
 CONTROL_PLANE_SELECTOR = "controlPlane"
 
 DEFAULT_KUBE_VIP_VERSION = kube_vip.DEFAULT_VERSION
 
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DIGEST_LENGTHS = {"md5": 32, "sha256": 64, "sha512": 128}
-
-
-def label_value_problem(value: str) -> Optional[str]:
-    """Why ``value`` cannot be a Kubernetes label value, or None."""
-    if len(value) > 63 or not _LABEL_NAME.match(value):
-        return "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
-    return None
-
-
-def _label_key_problem(key: str) -> Optional[str]:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return "the prefix before '/' must be a DNS subdomain such as 'example.com'"
-    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        return "the name must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
-    return None
 
 
 def _ip(value: Any) -> Optional[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -235,7 +213,7 @@ def _host_selectors(instance: Any, attribute: attrs.Attribute, value: dict[str, 
                     key,
                     "environment, role and machine size are added to every selector; remove it",
                 )
-            problem = _label_key_problem(key)
+            problem = label_key_problem(key)
             if problem:
                 raise InvalidValue(f"{selector}: {key!r} is not a label key", key, problem)
             problem = label_value_problem(label_value)
@@ -250,6 +228,17 @@ def _machine_size(instance: Any, attribute: attrs.Attribute, value: Optional[str
             raise InvalidValue(f"is not a label value (hosts carry it as {MACHINE_SIZE_LABEL})", value, problem)
 
 
+def _inventory_file(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is not None and instance.inventory is not None:
+        raise InvalidValue(
+            "cannot be used together with inventory",
+            value,
+            "list the hosts in one place; set inventoryFile: null in the layer that lists them inline",
+        )
+    if value is not None and not value.strip():
+        raise InvalidValue("must not be empty", value, "give the path of a YAML file with site: and hosts:, relative to the fleet file")
+
+
 @attrs.frozen(kw_only=True)
 class Metal3Config:
     control_plane_endpoint: str = attrs.field(validator=_control_plane_endpoint)
@@ -259,3 +248,6 @@ class Metal3Config:
     machine_size: Optional[str] = attrs.field(default=None, validator=_machine_size)
     network: Metal3Network = Metal3Network()
     ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=ssh_public_keys)
+    # The hosts prepare registers: inline, or in a file (relative to the fleet file's folder).
+    inventory: Optional[Metal3Inventory] = None
+    inventory_file: Optional[str] = attrs.field(default=None, validator=_inventory_file)

@@ -17,7 +17,8 @@ from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_metal3 import checks
-from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR, MACHINE_SIZE_LABEL, ROLE_LABEL, Metal3Config, Metal3IPPool
+from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR, Metal3Config, Metal3IPPool
+from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, ROLE_LABEL
 
 CAPM3_VERSION = "infrastructure.cluster.x-k8s.io/v1beta2"
 IPAM_VERSION = "ipam.metal3.io/v1alpha1"
@@ -145,10 +146,14 @@ def _machine_template(
 # -- node network ---------------------------------------------------------------
 
 
-def _ip_pool(cluster: ClusterSpec, pool: Metal3IPPool) -> dict[str, Any]:
+def ip_pool_name(cluster: ClusterSpec) -> str:
     # Not a template: the nodes' IP claims and the data template name the pool,
     # so its name stays the same when its ranges change.
-    name = f"{cluster.name}-nodes"
+    return f"{cluster.name}-nodes"
+
+
+def _ip_pool(cluster: ClusterSpec, pool: Metal3IPPool) -> dict[str, Any]:
+    name = ip_pool_name(cluster)
     addresses: dict[str, Any] = {"start": pool.start, "end": pool.end, "prefix": pool.prefix, "gateway": pool.gateway}
     if pool.dns_servers:
         addresses["dnsServers"] = list(pool.dns_servers)
