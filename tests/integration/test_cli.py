@@ -189,7 +189,7 @@ def test_every_bundled_example_renders_valid_manifests(run, example):
 def test_multi_cloud_example_uses_every_provider(run):
     documents = list(yaml.safe_load_all(run("render", str(ROOT / "examples" / "multi-cloud.yaml")).output))
     kinds = {d["kind"] for d in documents}
-    assert {"AWSCluster", "AzureCluster", "GCPClusterTemplate", "VSphereCluster", "Metal3Cluster"} <= kinds
+    assert {"AWSCluster", "AWSManagedControlPlane", "AzureCluster", "GCPClusterTemplate", "VSphereCluster", "Metal3Cluster"} <= kinds
     assert {d["metadata"]["name"] for d in documents if d["kind"] == "Namespace"} == {
-        "hub", "prod-azure-we", "prod-gcp-ew1", "stg-vsphere-dc1", "dev-metal-r1",
+        "hub", "prod-eks-euc1", "prod-azure-we", "prod-gcp-ew1", "stg-vsphere-dc1", "dev-metal-r1",
     }
