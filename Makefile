@@ -22,6 +22,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_apply.py
+	$(BIN)/python bench/bench_prepare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
