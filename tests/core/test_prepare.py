@@ -114,3 +114,11 @@ def test_apply_changes_nothing_when_a_cluster_cannot_be_prepared(kube_emulator, 
     with pytest.raises(DokasecaError, match="cluster 'dev-1': no credentials for dev-1"):
         apply_fleet(host, fleet_of(host, 2).clusters, kube, wait=False, state_dir=tmp_path)
     assert len(kube_emulator.requests) == before, "nothing may reach the management cluster"
+
+
+def test_a_provider_with_no_prepare_step_is_said_so():
+    host = load_plugins(autoload=False, extra=[("fake", fake_provider)])
+    lines = []
+    (outcome,) = prepare_fleet(host, fleet_of(host, 1).clusters, management=unreachable(), progress=lambda n, w: lines.append(w))
+    assert not outcome.has_prepare and not outcome.error and outcome.outputs == {}
+    assert lines[-1] == "nothing to prepare: no installed plugin prepares 'fake'"

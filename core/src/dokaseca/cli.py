@@ -297,7 +297,7 @@ def _print_prepared(outcomes: Any, dry_run: bool) -> None:
     for column in ("cluster", "env", "provider", "would change" if dry_run else "changed", "status"):
         table.add_column(column)
     for o in outcomes:
-        status = f"failed: {o.error}" if o.error else ("ok" if o.actions or dry_run else "up to date")
+        status = "failed" if o.error else "nothing to prepare" if not o.has_prepare else "ok" if o.actions or dry_run else "up to date"
         table.add_row(o.name, o.environment, o.provider, "-" if o.error else str(len(o.actions)), status)
     console = _console()
     console.print(table)
@@ -306,6 +306,9 @@ def _print_prepared(outcomes: Any, dry_run: bool) -> None:
             console.print(f"{o.name}:", highlight=False)
             for action in o.actions:
                 console.print(f"  {'~' if dry_run else '+'} {action}", highlight=False, markup=False)
+    for o in outcomes:
+        if o.error:
+            click.echo(f"error: {o.error}", err=True)
 
 
 # -- apply and status ---------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import attrs
 
@@ -35,6 +35,7 @@ class PrepareOutcome:
     outputs: dict[str, Any] = attrs.field(factory=dict)  # ids and ARNs; never a credential
     error: str = ""
     exit_code: int = 0
+    has_prepare: bool = True  # False: no installed plugin prepares this provider (nothing to do)
 
     @property
     def infra(self) -> InfraResult:
@@ -44,11 +45,12 @@ class PrepareOutcome:
         return attrs.asdict(self)
 
 
-def prepare_cluster(host: PluginHost, cluster: ClusterSpec, *, management: ManagementCluster, dry_run: bool = False) -> InfraResult:
+def prepare_cluster(host: PluginHost, cluster: ClusterSpec, *, management: ManagementCluster, dry_run: bool = False) -> Optional[InfraResult]:
+    """What the cluster's provider prepared, or None when no plugin prepares it."""
     provider = host.provider(cluster.provider)
     result = host.hook.prepare_infrastructure(cluster=cluster, provider=provider, dry_run=dry_run, management=management)
     if result is None:
-        return InfraResult()  # a provider with nothing to prepare
+        return None
     if not isinstance(result, InfraResult):
         raise DokasecaError(f"the prepare_infrastructure plugin for {provider.name!r} returned {type(result).__name__}, not InfraResult")
     return result
@@ -77,7 +79,11 @@ def prepare_fleet(
             result = prepare_cluster(host, cluster, management=management, dry_run=dry_run)
         except DokasecaError as exc:
             outcome.error, outcome.exit_code = str(exc), exc.exit_code
-            say(cluster.name, f"failed: {exc}")
+            say(cluster.name, "failed (the reason follows the summary)")
+            return outcome
+        if result is None:
+            outcome.has_prepare = False
+            say(cluster.name, f"nothing to prepare: no installed plugin prepares {cluster.provider!r}")
             return outcome
         outcome.actions, outcome.outputs = list(result.actions), dict(result.outputs)
         verb = "would change" if dry_run else "changed"
