@@ -540,12 +540,13 @@ def test_the_ami_lookup_takes_the_newest_image_of_the_architecture(host):
     assert prepare_text(host, FLEET.text(pinned)).outputs["ami_id"] == "ami-0123456789abcdef0"
 
 
-def test_no_image_found_says_how_to_fix_it(host):
+def test_no_image_found_says_how_to_fix_it_before_anything_is_made(host, aws):
     with pytest.raises(ProviderError) as caught:
         prepare_text(host, FLEET.text(kubernetes_version="v1.31.0"))
     message = str(caught.value)
     assert "no available x86_64 AMI named 'capa-ami-ubuntu-24.04-?1.31.0-*'" in message
     assert "set aws.amiId" in message and "aws.amiLookup" in message
+    assert aws.mutating() == [], "a fleet value that cannot work must not leave IAM or a network behind"
 
 
 def test_importing_prepare_loads_no_aws_sdk():

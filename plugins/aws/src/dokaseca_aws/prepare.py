@@ -1,8 +1,9 @@
 """``prepare`` for AWS: what a cluster needs before CAPA can build it.
 
-In order: the account behind the credentials, CAPA's IAM roles (once per
-account), the cluster's addon roles, its EC2 key pair, its environment's
-network and, for self-managed clusters, the AMI. Each piece is looked up
+In order: the account behind the credentials, for self-managed clusters the
+AMI, the EC2 key pair, CAPA's IAM roles (once per account), the cluster's addon
+roles and its environment's network: what can fail on the fleet's values alone
+comes before anything is made. Each piece is looked up
 before anything is made, so a second run changes nothing and a run killed
 half-way is finished by the next one. With ``dry_run`` only Describe, Get and
 List calls are made and the changes are listed instead.
@@ -30,18 +31,20 @@ def prepare(cluster: ClusterSpec, *, dry_run: bool) -> InfraResult:
     with aws_errors(cluster):
         aws = connect(cluster)
         outputs.update(account_id=aws.account_id, region=aws.region)
+        # What can fail on the fleet's values alone (no image, another key under
+        # that name) is found before anything is made.
+        if not cluster.managed:  # EKS node groups bring their own images
+            outputs["ami_id"] = find_ami(aws, cluster)
+        key_name = ensure_key_pair(aws, cluster, changes)
+        if key_name:
+            outputs["ssh_key_name"] = key_name
         outputs["role_arns"] = iam.bootstrap(aws, cluster, changes)
         addon_roles = iam.addon_roles(aws, cluster, outputs["role_arns"]["nodes"], changes)
         if addon_roles:
             outputs["addon_roles"] = addon_roles
-        key_name = ensure_key_pair(aws, cluster, changes)
-        if key_name:
-            outputs["ssh_key_name"] = key_name
         network = ensure_network(aws, cluster, changes)
         if network is not None:
             outputs.update(network.outputs())
-        if not cluster.managed:  # EKS node groups bring their own images
-            outputs["ami_id"] = find_ami(aws, cluster)
     return InfraResult(outputs=outputs, actions=tuple(changes.lines))
 
 
