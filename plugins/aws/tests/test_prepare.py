@@ -8,6 +8,7 @@ client process is killed (see tests/support/aws_stand_in.py).
 from __future__ import annotations
 
 import copy
+import re
 import json
 import subprocess
 import sys
@@ -552,3 +553,41 @@ def test_no_image_found_says_how_to_fix_it_before_anything_is_made(host, aws):
 def test_importing_prepare_loads_no_aws_sdk():
     check = "import sys, dokaseca_aws.prepare; print(sorted(m for m in ('boto3', 'botocore') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+# -- a network the fleet brings ------------------------------------------------
+
+
+def own_network() -> tuple[str, list[str], str]:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"]["SubnetId"] for i, z in enumerate("ab")]
+    other_vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    stray = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.30.0.0/24")["Subnet"]["SubnetId"]
+    return vpc, subnets, stray
+
+
+def test_a_network_the_fleet_brings_is_checked_and_never_changed(host, aws):
+    vpc, subnets, _ = own_network()
+    again(aws)
+    config = {**{k: v for k, v in BASE.items() if k != "network"}, "vpcId": vpc, "subnetIds": subnets}
+    result = prepare_text(host, FLEET.text(config))
+    assert (result.outputs["vpc_id"], result.outputs["subnet_ids"]) == (vpc, subnets)
+    assert not [op for op in aws.mutating() if "Vpc" in op or "Subnet" in op or "Route" in op or "Gateway" in op]
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda vpc, subnets, stray: {"vpcId": "vpc-0000000000deadbee"}, "aws.vpcId 'vpc-0000000000deadbee' is not a VPC in eu-west-1"),
+        (lambda vpc, subnets, stray: {"vpcId": vpc, "subnetIds": [subnets[0], "subnet-0000000000deadbee"]}, "aws.subnetIds[1] 'subnet-0000000000deadbee' is not a subnet"),
+        (lambda vpc, subnets, stray: {"vpcId": vpc, "subnetIds": [stray]}, "aws.subnetIds[0] {stray!r} is in"),
+    ],
+)
+def test_a_wrong_vpc_or_subnet_is_named_before_anything_is_made(host, aws, wrong, message):
+    vpc, subnets, stray = own_network()
+    again(aws)
+    config = {**{k: v for k, v in BASE.items() if k != "network"}, **wrong(vpc, subnets, stray)}
+    with pytest.raises(ProviderError, match=re.escape(message.format(stray=stray))):
+        prepare_text(host, FLEET.text(config))
+    assert aws.mutating() == [], "read-only checks come before anything is made"

@@ -1,7 +1,8 @@
 """``prepare`` for AWS: what a cluster needs before CAPA can build it.
 
 In order: the account behind the credentials, for self-managed clusters the
-AMI, the EC2 key pair, CAPA's IAM roles (once per account), the cluster's addon
+AMI, a VPC and subnets the fleet brings (checked, never changed), the EC2 key
+pair, CAPA's IAM roles (once per account), the cluster's addon
 roles and its environment's network: what can fail on the fleet's values alone
 comes before anything is made. Each piece is looked up
 before anything is made, so a second run changes nothing and a run killed
@@ -22,6 +23,7 @@ from dokaseca_aws.ami import find_ami
 from dokaseca_aws.changes import Changes
 from dokaseca_aws.keypair import ensure_key_pair
 from dokaseca_aws.network import ensure_network
+from dokaseca_aws.own_network import check_own_network
 from dokaseca_aws.session import aws_errors, connect
 
 
@@ -35,6 +37,7 @@ def prepare(cluster: ClusterSpec, *, dry_run: bool) -> InfraResult:
         # that name) is found before anything is made.
         if not cluster.managed:  # EKS node groups bring their own images
             outputs["ami_id"] = find_ami(aws, cluster)
+        outputs.update(check_own_network(aws, cluster) or {})
         key_name = ensure_key_pair(aws, cluster, changes)
         if key_name:
             outputs["ssh_key_name"] = key_name
