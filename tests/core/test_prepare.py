@@ -78,7 +78,7 @@ def test_a_failing_cluster_is_reported_and_the_others_go_on():
     host = host_with(Preparer(fail={"dev-1"}, delay=0))
     outcomes = prepare_fleet(host, fleet_of(host, 3).clusters, management=unreachable())
     failed = [o for o in outcomes if o.error]
-    assert [(o.name, o.error, o.exit_code) for o in failed] == [("dev-1", "no credentials for dev-1", 2)]
+    assert [(o.name, o.error, o.exit_code) for o in failed] == [("dev-1", "no credentials for dev-1", 2)], "named once, by the provider"
     assert [o.name for o in outcomes if o.outputs] == ["dev-0", "dev-2"]
 
 
@@ -87,13 +87,13 @@ def test_the_management_cluster_is_connected_only_when_a_provider_uses_it():
     assert not prepare_fleet(host, fleet_of(host, 1).clusters, management=unreachable())[0].error
     host = host_with(Preparer(delay=0, use_management=True))
     (outcome,) = prepare_fleet(host, fleet_of(host, 1).clusters, management=unreachable())
-    assert outcome.error.startswith("cannot load kubeconfig /nonexistent/kubeconfig")
+    assert outcome.error.startswith("cluster dev-0: cannot load kubeconfig /nonexistent/kubeconfig")
 
 
 def test_a_plugin_returning_the_wrong_type_is_named():
     host = host_with(Preparer(delay=0, answer={"vpc": "x"}))
     (outcome,) = prepare_fleet(host, fleet_of(host, 1).clusters, management=unreachable())
-    assert "returned dict, not InfraResult" in outcome.error
+    assert outcome.error.startswith("cluster dev-0: ") and "returned dict, not InfraResult" in outcome.error
 
 
 def test_outputs_are_saved_for_apply_without_prepare_and_a_dry_run_saves_nothing(tmp_path):
@@ -111,7 +111,7 @@ def test_apply_changes_nothing_when_a_cluster_cannot_be_prepared(kube_emulator, 
     host = host_with(Preparer(fail={"dev-1"}, delay=0))
     kube = Kube(str(kube_emulator.kubeconfig_path), kube_emulator.context)
     before = len(kube_emulator.requests)
-    with pytest.raises(DokasecaError, match="cluster 'dev-1': no credentials for dev-1"):
+    with pytest.raises(DokasecaError, match="^no credentials for dev-1$"):
         apply_fleet(host, fleet_of(host, 2).clusters, kube, wait=False, state_dir=tmp_path)
     assert len(kube_emulator.requests) == before, "nothing may reach the management cluster"
 

@@ -94,7 +94,7 @@ def apply_fleet(
         prepared = prepare_fleet(host, clusters, management=ManagementCluster(kube=kube), concurrency=concurrency, progress=progress)
         failed = [o for o in prepared if o.error]
         if failed:  # nothing is applied unless every selected cluster could be prepared
-            raise DokasecaError("; ".join(f"cluster {o.name!r}: {o.error}" for o in failed))
+            raise DokasecaError("; ".join(o.error for o in failed))
         save_outputs(state_dir, prepared)
         infras = {o.name: o.infra for o in prepared}  # render and the GitOps metadata both need what prepare found
     else:

@@ -266,16 +266,14 @@ def prepare(
     0 when every cluster is prepared, otherwise with the failures' code (2 for
     credentials, region or fleet values to fix).
     """
-    from dokaseca.kube import ManagementCluster
     from dokaseca.prepare import prepare_fleet, save_outputs
 
     fleet = _load(ctx, fleet_file)
     selected = fleet.select(environments, clusters)
-    management = fleet.file.management
     outcomes = prepare_fleet(
         ctx.host,
         selected,
-        management=ManagementCluster(kubeconfig or management.kubeconfig, context or management.context),
+        management=_management(fleet, kubeconfig, context),
         dry_run=dry_run,
         concurrency=concurrency,
         progress=_progress,
@@ -315,10 +313,11 @@ def _print_prepared(outcomes: Any, dry_run: bool) -> None:
 
 
 def _management(fleet: Any, kubeconfig: Optional[str], context: Optional[str]) -> Any:
-    from dokaseca.kube import Kube
+    """The management cluster from the options, else the fleet file, else KUBECONFIG; connected on first use."""
+    from dokaseca.kube import ManagementCluster
 
     management = fleet.file.management
-    return Kube(kubeconfig or management.kubeconfig, context or management.context)
+    return ManagementCluster(kubeconfig or management.kubeconfig, context or management.context)
 
 
 def _state_dir(fleet_name: str) -> Path:
@@ -368,7 +367,7 @@ def apply(
 
     fleet = _load(ctx, fleet_file)
     selected = fleet.select(environments, clusters)
-    kube = _management(fleet, kubeconfig, context)
+    kube = _management(fleet, kubeconfig, context).kube
     outcomes = apply_fleet(
         ctx.host,
         selected,
@@ -428,18 +427,16 @@ def bootstrap(
     fleet = _load(ctx, fleet_file)
     spec = fleet.select(clusters=(cluster,))[0]
     directory = Path(state_dir) if state_dir else _state_dir(fleet.file.metadata.name)
-    management = None
+    management = _management(fleet, kubeconfig, context)  # connected only if a kubeconfig must be read from it
     if workload_kubeconfig is None:
-        management = _management(fleet, kubeconfig, context)
-        workload_kubeconfig = str(management.save_workload_kubeconfig(spec.name, spec.namespace, directory))
+        workload_kubeconfig = str(management.kube.save_workload_kubeconfig(spec.name, spec.namespace, directory))
     if is_spoke(spec) and hub_kubeconfig is None and spec.gitops is not None and spec.gitops.hub:
         hub = fleet.select(clusters=(spec.gitops.hub,))[0]
         saved = directory / f"{hub.name}.kubeconfig"
         if saved.is_file():
             hub_kubeconfig = str(saved)
         else:
-            management = management or _management(fleet, kubeconfig, context)
-            hub_kubeconfig = str(management.save_workload_kubeconfig(hub.name, hub.namespace, directory))
+            hub_kubeconfig = str(management.kube.save_workload_kubeconfig(hub.name, hub.namespace, directory))
     _progress(spec.name, f"bootstrapping {spec.gitops.engine if spec.gitops else 'GitOps'}")
     result = bootstrap_cluster(ctx.host, spec, workload_kubeconfig, hub_kubeconfig, timeout=timeout)
     if output == "json":
@@ -460,7 +457,7 @@ def bootstrap(
 def status(ctx: Context, fleet_file: str, kubeconfig: Optional[str], context: Optional[str], output: str) -> None:
     """Every cluster of the fleet as the management cluster sees it."""
     fleet = _load(ctx, fleet_file)
-    kube = _management(fleet, kubeconfig, context)
+    kube = _management(fleet, kubeconfig, context).kube
     live = {(s.namespace, s.name): s for s in kube.cluster_statuses(fleet.file.metadata.name)}
     rows = []
     for cluster in fleet.clusters:

@@ -305,7 +305,7 @@ class ProviderManifests:
         (``AWSManagedControlPlaneTemplate``), instead of the core's
         KubeadmControlPlaneTemplate.
     :param worker_bootstrap_templates: worker pool name -> bootstrap config
-        template (``EKSConfigTemplate``) used instead of the core's
+        template (``NodeadmConfigTemplate``) used instead of the core's
         KubeadmConfigTemplate; ClusterClass mode, managed flavors.
     :param extra: identities and other objects, applied before the rest.
     :param kubeadm: tweaks to the kubeadm objects the core renders.

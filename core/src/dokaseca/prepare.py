@@ -78,8 +78,11 @@ def prepare_fleet(
         try:
             result = prepare_cluster(host, cluster, management=management, dry_run=dry_run)
         except DokasecaError as exc:
-            outcome.error, outcome.exit_code = str(exc), exc.exit_code
-            say(cluster.name, "failed (the reason follows the summary)")
+            # Providers may name the cluster themselves; the reader must see it once, not twice or never.
+            message = str(exc)
+            outcome.error = message if cluster.name in message else f"cluster {cluster.name}: {message}"
+            outcome.exit_code = exc.exit_code
+            say(cluster.name, "failed (the reason is given below)")
             return outcome
         if result is None:
             outcome.has_prepare = False

@@ -27,8 +27,6 @@ from dokaseca.models import BootstrapResult, ClusterSpec, GitOpsMetadata
 ENGINE = "argocd"
 DEFAULT_VERSION = "v3.2.1"
 INSTALL_MANIFEST_URL = "https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml"
-# Used when the caller does not pass `timeout`. pluggy >= 1.7 passes keyword arguments with
-# defaults when the caller gives them; the defaults keep older hook calls working.
 
 # What `argocd cluster add` creates on the target cluster.
 MANAGER_NAMESPACE = "kube-system"

@@ -18,8 +18,6 @@ from dokaseca.models import BootstrapResult, ClusterSpec, GitOpsMetadata
 ENGINE = "flux"
 DEFAULT_VERSION = "v2.7.0"
 INSTALL_MANIFEST_URL = "https://github.com/fluxcd/flux2/releases/download/{version}/install.yaml"
-# Used when the caller does not pass `timeout`. pluggy >= 1.7 passes keyword arguments with
-# defaults when the caller gives them; the defaults keep older hook calls working.
 
 
 @hookimpl
