@@ -304,3 +304,21 @@ def test_structural_errors_on_secret_keys_hide_the_value(host):
 
     problems = structure_problems(InvalidValue("must be a string", "hunter2"), "clusters[0].x.password", str)
     assert problems and all("hunter2" not in str(p) for p in problems)
+
+
+@pytest.mark.parametrize("where", ["cluster", "defaults", "environment"])
+def test_a_cidr_with_host_bits_is_one_problem_not_a_crash_of_the_cross_field_checks(host, where):
+    data = fleet()
+    bad = {"network": {"pods": ["10.0.0.1/16"], "services": ["10.0.0.0/12"]}}
+    if where == "cluster":
+        data["clusters"][0].update(bad)
+        path = "clusters[0].network.pods"
+    elif where == "defaults":
+        data["defaults"].update(bad)
+        path = "defaults.network.pods"
+    else:
+        data["environments"] = {"dev": bad}
+        path = "environments.dev.network.pods"
+    found = problems(host, data)
+    assert list(found) == [path], "the overlap with services is not judged on a block that is itself wrong"
+    assert "10.0.0.1/16" in found[path]

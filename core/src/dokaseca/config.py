@@ -318,6 +318,9 @@ class _FleetLoader:
                     Problem(path=f"{path}.workers[{index}].name", message="duplicate worker pool name", value=name)
                 )
 
+    def _has_problems_under(self, *paths: str) -> bool:
+        return any(p.path == path or p.path.startswith((path + ".", path + "[")) for p in self.problems for path in paths)
+
     # -- one cluster ---------------------------------------------------------
 
     def _cluster(
@@ -382,8 +385,10 @@ class _FleetLoader:
         before = len(self.problems)
         config = self._structure(block, provider.config_class(), f"{path}.{provider.name}")
         self.problems[before:] = [_say_where_from(p, f"{path}.{provider.name}", block_sources, path) for p in self.problems[before:]]
+        if config is None or len(self.problems) > before or self._has_problems_under(path, "defaults", f"environments.{entry.environment}"):
+            return None  # cross-field checks only see values that are each valid (a bad CIDR cannot be compared)
         self.problems.extend(layering.check_effective(merged, path, entry))
-        if config is None or len(self.problems) > before:
+        if len(self.problems) > before:
             return None
         management = fleet_file.management
         namespace = entry.environment if management.namespaces == "per-environment" else entry.name
