@@ -385,11 +385,9 @@ class _FleetLoader:
         before = len(self.problems)
         config = self._structure(block, provider.config_class(), f"{path}.{provider.name}")
         self.problems[before:] = [_say_where_from(p, f"{path}.{provider.name}", block_sources, path) for p in self.problems[before:]]
-        if config is None or len(self.problems) > before or self._has_problems_under(path, "defaults", f"environments.{entry.environment}"):
-            return None  # cross-field checks only see values that are each valid (a bad CIDR cannot be compared)
         self.problems.extend(layering.check_effective(merged, path, entry))
-        if len(self.problems) > before:
-            return None
+        if config is None or len(self.problems) > before or self._has_problems_under(path, "defaults", f"environments.{entry.environment}"):
+            return None  # providers' checks see only clusters whose every value is valid (a bad CIDR cannot be compared)
         management = fleet_file.management
         namespace = entry.environment if management.namespaces == "per-environment" else entry.name
         spec = layering.to_cluster_spec(

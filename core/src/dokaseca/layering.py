@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional
 import attrs
 
 from dokaseca.errors import Problem
-from dokaseca.validators import cidrs_overlap
+from dokaseca.validators import cidrs_overlap, is_cidr
 from dokaseca.models import (
     Blueprint,
     ClusterEntry,
@@ -217,7 +217,8 @@ def check_effective(merged: Merged, path: str, entry: ClusterEntry) -> list[Prob
                 Problem(path=f"{path}.workers.{name}.minReplicas", message=f"is larger than maxReplicas ({high})", value=low)
             )
     pods, services = values.get("network.pods", ()), values.get("network.services", ())
-    blocks = [("pods", b) for b in pods] + [("services", b) for b in services]
+    # A block that is not a CIDR is reported where it was written; it cannot be compared.
+    blocks = [("pods", b) for b in pods if is_cidr(b)] + [("services", b) for b in services if is_cidr(b)]
     for i, (kind_a, a) in enumerate(blocks):
         for kind_b, b in blocks[i + 1 :]:
             if cidrs_overlap(a, b):

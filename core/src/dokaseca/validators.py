@@ -59,16 +59,23 @@ def kubernetes_version(instance: Any, attribute: attrs.Attribute, value: Any) ->
         )
 
 
+def is_cidr(block: Any) -> bool:
+    """A network address with a prefix length, no host bits set."""
+    try:
+        ipaddress.ip_network(block, strict=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def cidrs(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     for index, block in enumerate(value or ()):
-        try:
-            ipaddress.ip_network(block, strict=True)
-        except ValueError:
+        if not is_cidr(block):
             raise InvalidValue(
                 f"entry {index} is not a CIDR block",
                 block,
                 "write a network address with a prefix length, e.g. '10.96.0.0/12'",
-            ) from None
+            )
 
 
 def cidrs_overlap(first: str, second: str) -> bool:
