@@ -358,12 +358,7 @@ def test_nodes_use_the_external_cloud_provider_and_the_vm_name(host: PluginHost)
     config_spec = kcp_config_spec(objects)
     assert config_spec["clusterConfiguration"]["controllerManager"]["extraArgs"] == [{"name": "cloud-provider", "value": "external"}]
     worker = one(objects, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
-    registrations = [
-        config_spec["initConfiguration"]["nodeRegistration"],
-        config_spec["joinConfiguration"]["nodeRegistration"],
-        worker["joinConfiguration"]["nodeRegistration"],
-    ]
-    for registration in registrations:
+    for registration in node_registrations(objects):
         assert registration["name"] == "{{ local_hostname }}"
         assert kubelet_arg(registration, "cloud-provider") == "external"
     for spec in (config_spec, worker):

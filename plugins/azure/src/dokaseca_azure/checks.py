@@ -4,11 +4,11 @@ cluster entry."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec
+from dokaseca.validators import cidrs_overlap
 
 from dokaseca_azure.config import AZURE_ZONES, AzureConfig, vm_size_problem
 
@@ -77,12 +77,7 @@ def _pod_overlaps(cluster: ClusterSpec, config: AzureConfig) -> list[Problem]:
     ]
     found = []
     for index, pods in enumerate(cluster.network.pods):
-        pod_net = ipaddress.ip_network(pods, strict=False)
-        overlapping = [
-            block
-            for block in dict.fromkeys(node_ranges)
-            if (net := ipaddress.ip_network(block, strict=False)).version == pod_net.version and net.overlaps(pod_net)
-        ]
+        overlapping = [block for block in dict.fromkeys(node_ranges) if cidrs_overlap(block, pods)]
         if overlapping:
             found.append(
                 Problem(

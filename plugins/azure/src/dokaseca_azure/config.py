@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import attrs
-from dokaseca.validators import InvalidValue, dns_label, one_of, ssh_public_key_problem
+from dokaseca.validators import InvalidValue, cidrs, dns_label, one_of, ssh_public_key_problem
 
 DEFAULT_VM_SIZE = "Standard_D2s_v3"
 DEFAULT_OS_DISK_SIZE_GB = 128  # as CAPZ's templates; CAPZ itself would give 30
@@ -99,16 +99,6 @@ def _subnet_name(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         )
 
 
-def _cidrs(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
-    for index, block in enumerate(value):
-        try:
-            ipaddress.ip_network(block, strict=True)
-        except ValueError:
-            raise InvalidValue(
-                f"entry {index} is not a CIDR block", block, "write a network address with a prefix length, e.g. '10.0.0.0/16'"
-            ) from None
-
-
 def _networks(blocks: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """The blocks that parse; bad ones are reported by their own field's validator."""
     found = []
@@ -178,13 +168,13 @@ class AzureVnet:
 
     name: str | None = attrs.field(default=None, validator=_vnet_name)  # default "<cluster>-vnet"
     resource_group: str | None = attrs.field(default=None, validator=_resource_group)  # default: the cluster's
-    cidr_blocks: tuple[str, ...] = attrs.field(default=(), validator=_cidrs)  # default (CAPZ): 10.0.0.0/8
+    cidr_blocks: tuple[str, ...] = attrs.field(default=(), validator=cidrs)  # default (CAPZ): 10.0.0.0/8
 
 
 @attrs.frozen(kw_only=True)
 class AzureSubnet:
     name: str | None = attrs.field(default=None, validator=_subnet_name)
-    cidr_blocks: tuple[str, ...] = attrs.field(default=(), validator=_cidrs)
+    cidr_blocks: tuple[str, ...] = attrs.field(default=(), validator=cidrs)
 
 
 def _subnets(instance: AzureConfig, attribute: attrs.Attribute, value: AzureSubnets) -> None:

@@ -28,6 +28,7 @@ from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_azure.config import (
+    AZURE_ZONES,
     DEFAULT_CONTROL_PLANE_SUBNET,
     DEFAULT_NODE_SUBNET,
     AzureConfig,
@@ -53,8 +54,6 @@ ETCD_MOUNT = "/var/lib/etcddisk"
 ETCD_QUOTA_BACKEND_BYTES = "8589934592"  # 8 GiB, etcd's recommended maximum
 # Azure VMs can take long to pull the control-plane images (CAPZ: 20m).
 CONTROL_PLANE_HEALTH_TIMEOUT_SECONDS = 1200
-
-ZONES = ("1", "2", "3")
 
 # What an AzureClusterTemplate may hold of each networkSpec member; the rest of
 # an AzureCluster's spec reaches the cluster through ClusterClass patches.
@@ -153,7 +152,7 @@ def cluster_spec(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) 
     if zones:
         # CAPZ discovers the location's zones itself; the spec can only take
         # zones away from the control plane.
-        spec["failureDomains"] = {zone: {"controlPlane": False} for zone in ZONES if zone not in zones}
+        spec["failureDomains"] = {zone: {"controlPlane": False} for zone in AZURE_ZONES if zone not in zones}
         if not spec["failureDomains"]:
             del spec["failureDomains"]
     if config.additional_tags:

@@ -7,12 +7,11 @@ every other problem. Paths are relative to the cluster entry.
 
 from __future__ import annotations
 
-import ipaddress
-
 from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec
+from dokaseca.validators import cidrs_overlap
 
-from dokaseca_gcp.config import REGION, ZONE, GcpConfig, machine_type_problem, subnet_network
+from dokaseca_gcp.config import REGION, ZONE, GcpConfig, machine_type_problem
 
 
 def problems(cluster: ClusterSpec) -> list[Problem]:
@@ -114,12 +113,8 @@ def _overlap_problems(cluster: ClusterSpec, config: GcpConfig) -> list[Problem]:
     cluster_ranges += [("network.services", block) for block in cluster.network.services]
     found = []
     for index, subnet in enumerate(config.network.subnets):
-        node_range = subnet_network(subnet)
-        if node_range is None:
-            continue  # reported at its own path by the config validators
         for label, block in cluster_ranges:
-            other = ipaddress.ip_network(block, strict=False)
-            if other.version == 4 and node_range.overlaps(other):
+            if cidrs_overlap(subnet.cidr_block, block):
                 found.append(
                     Problem(
                         path=f"gcp.network.subnets[{index}].cidrBlock",

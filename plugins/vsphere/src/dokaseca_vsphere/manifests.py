@@ -20,7 +20,7 @@ from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderM
 from dokaseca_vsphere.config import VSphereConfig
 
 CAPV_VERSION = "infrastructure.cluster.x-k8s.io/v1beta2"
-API_SERVER_PORT = 6443
+API_SERVER_PORT = kube_vip.API_SERVER_PORT  # where kube-vip serves the VIP
 
 # The VM's name, which CAPV hands to cloud-init as the hostname; the node
 # registers under it, so Machine, VM and Node share one name.
