@@ -13,9 +13,11 @@ should not stay mounted in a long-running pod.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from dokaseca.manifests import dump_all
+from dokaseca.validators import InvalidValue
 
 IMAGE = "ghcr.io/kube-vip/kube-vip"
 DEFAULT_VERSION = "v1.0.4"
@@ -25,6 +27,13 @@ PREPARE_SCRIPT = "/etc/pre-kubeadm-commands/50-kube-vip-prepare.sh"
 ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
 SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
 API_SERVER_PORT = 6443
+_RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+
+
+def release_tag(instance: Any, attribute: Any, value: str) -> None:
+    """attrs validator of a provider's ``kubeVipVersion`` field."""
+    if not _RELEASE_TAG.match(value):
+        raise InvalidValue("is not a kube-vip release tag", value, f"write it as vMAJOR.MINOR.PATCH, e.g. '{DEFAULT_VERSION}'")
 
 
 def static_pod(endpoint: str, version: str, *, load_balance_services: bool = False) -> dict[str, Any]:

@@ -22,7 +22,6 @@ _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HEX_PAIRS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2})*$")
 _THUMBPRINT_BYTES = {20: "SHA-1", 32: "SHA-256"}
-_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 
 # CAPV v1beta2 refuses fewer than 2 vCPUs; vSphere wants memory in 4 MiB steps;
 # below 2 GiB kubeadm's preflight fails on control-plane nodes and a worker
@@ -78,11 +77,6 @@ def _ip_address(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 def _not_empty(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
     if value is not None and not value.strip():
         raise InvalidValue("must not be empty", value, "omit the key to let vCenter pick its default")
-
-
-def _kube_vip_version(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    if not _VERSION.match(value):
-        raise InvalidValue("is not a kube-vip release tag", value, f"write it as vMAJOR.MINOR.PATCH, e.g. '{DEFAULT_KUBE_VIP_VERSION}'")
 
 
 def _num_cpus(instance: Any, attribute: attrs.Attribute, value: Optional[int]) -> None:
@@ -198,7 +192,7 @@ class VSphereConfig:
     # Full clones by default: only they grow the disk to diskGiB; a linked
     # clone keeps the VM template's disk size whatever diskGiB says.
     clone_mode: str = attrs.field(default="fullClone", validator=one_of(*CLONE_MODES))
-    kube_vip_version: str = attrs.field(default=DEFAULT_KUBE_VIP_VERSION, validator=_kube_vip_version)
+    kube_vip_version: str = attrs.field(default=DEFAULT_KUBE_VIP_VERSION, validator=kube_vip.release_tag)
     num_cpus: int = attrs.field(default=2, validator=_num_cpus, metadata={"key": "numCPUs"})
     memory_mib: int = attrs.field(default=8192, validator=_memory_mib, metadata={"key": "memoryMiB"})
     disk_gib: int = attrs.field(default=25, validator=_disk_gib, metadata={"key": "diskGiB"})
