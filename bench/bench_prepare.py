@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
-from aws_stand_in import ACCOUNT_ID, AwsStandIn, is_mutating  # noqa: E402
+from aws_stand_in import ACCOUNT_ID, AwsStandIn, is_mutating, machine_image  # noqa: E402
 
 import dokaseca_aws.plugin  # noqa: E402
 from dokaseca.config import parse_fleet  # noqa: E402
@@ -36,21 +36,8 @@ from dokaseca_aws.prepare import forget  # noqa: E402
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIR0l92jLFwdmDz+m6sCW1WywguLXXzRit81Q8TCS3Rf ops@acme"
 AWS = {"sshKeyName": "platform", "sshPublicKey": PUBLIC_KEY, "network": {"create": True}, "amiLookup": {"owner": ACCOUNT_ID}}
-IMAGE = {  # one CAPA-style image in moto's catalogue, so the AMI lookup finds something
-    "ami_id": "ami-00000000000000001",
-    "name": "capa-ami-ubuntu-24.04-v1.33.1-1700000000",
-    "description": "",
-    "owner_id": ACCOUNT_ID,
-    "public": True,
-    "virtualization_type": "hvm",
-    "architecture": "x86_64",
-    "state": "available",
-    "creation_date": "2024-01-01T00:00:00.000Z",
-    "hypervisor": "xen",
-    "root_device_type": "ebs",
-    "root_device_name": "/dev/sda1",
-    "sriov": "simple",
-}
+# One CAPA-style image in moto's catalogue, so the AMI lookup finds something.
+IMAGE = machine_image("ami-00000000000000001", "capa-ami-ubuntu-24.04-v1.33.1-1700000000")
 
 
 def fleet_text(environments: int, per_environment: int) -> str:

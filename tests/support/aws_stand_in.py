@@ -64,6 +64,26 @@ ACCOUNT_ID = "123456789012"  # moto's
 _SERVICE_IN_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
 
+def machine_image(ami_id: str, name: str, architecture: str = "x86_64", created: str = "2024-01-01T00:00:00.000Z") -> dict[str, object]:
+    """One entry of moto's machine-image list (``amis_file``): public, available,
+    owned by moto's account."""
+    return {
+        "ami_id": ami_id,
+        "name": name,
+        "description": name,
+        "owner_id": ACCOUNT_ID,
+        "public": True,
+        "virtualization_type": "hvm",
+        "architecture": architecture,
+        "state": "available",
+        "creation_date": created,
+        "hypervisor": "xen",
+        "root_device_type": "ebs",
+        "root_device_name": "/dev/sda1",
+        "sriov": "simple",
+    }
+
+
 def is_mutating(operation: str) -> bool:
     return not operation.startswith(READ_PREFIXES)
 

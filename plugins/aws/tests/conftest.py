@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from aws_stand_in import ACCOUNT_ID, AwsStandIn
+from aws_stand_in import AwsStandIn, machine_image
 from dokaseca_aws.prepare import forget
 
 # Machine images every region of the stand-in has, for the AMI look-up: CAPA's
@@ -20,28 +20,7 @@ IMAGES = [
 @pytest.fixture(scope="session")
 def aws_stand_in(tmp_path_factory: pytest.TempPathFactory):
     amis = tmp_path_factory.mktemp("moto") / "amis.json"
-    amis.write_text(
-        json.dumps(
-            [
-                {
-                    "ami_id": ami_id,
-                    "name": name,
-                    "description": name,
-                    "owner_id": ACCOUNT_ID,
-                    "public": True,
-                    "virtualization_type": "hvm",
-                    "architecture": architecture,
-                    "state": "available",
-                    "creation_date": created,
-                    "hypervisor": "xen",
-                    "root_device_type": "ebs",
-                    "root_device_name": "/dev/sda1",
-                    "sriov": "simple",
-                }
-                for ami_id, name, architecture, created in IMAGES
-            ]
-        )
-    )
+    amis.write_text(json.dumps([machine_image(*image) for image in IMAGES]))
     stand_in = AwsStandIn(amis_file=amis)
     yield stand_in
     stand_in.close()

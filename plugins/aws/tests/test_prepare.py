@@ -27,6 +27,7 @@ from dokaseca.models import ClusterSpec, InfraResult
 from dokaseca.testing import OneClusterFleet
 from dokaseca_aws import iam_policies
 from dokaseca_aws.prepare import forget
+from dokaseca_aws.tags import tag as _tag
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIR0l92jLFwdmDz+m6sCW1WywguLXXzRit81Q8TCS3Rf ops@acme"
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO8DEbpRgDEv6+XuqvVA84zbtJEGUV0Z6ynTDWoNoK9p"
@@ -60,10 +61,6 @@ def again(aws) -> None:
     """As a new process would: nothing remembered, fresh call records."""
     forget()
     aws.clear_calls()
-
-
-def _tag(resource: dict, key: str) -> str | None:
-    return next((t["Value"] for t in resource.get("Tags") or () if t["Key"] == key), None)
 
 
 def network_state(network: str = NETWORK) -> dict[str, Any]:
@@ -508,6 +505,19 @@ def test_an_eks_cluster_gets_the_eks_roles_and_pod_identity_trust(host, aws):
     assert "ami_id" not in result.outputs  # managed node groups bring their own images
     trust = boto3.client("iam").get_role(RoleName="web-1-external_dns")["Role"]["AssumeRolePolicyDocument"]
     assert trust == iam_policies.trusted_by_service("pods.eks.amazonaws.com", actions=("sts:AssumeRole", "sts:TagSession"))
+
+
+def test_an_eks_dry_run_lists_exactly_what_the_real_run_then_does(host, aws):
+    """The EKS policy goes onto roles the same run makes: planned once, not twice."""
+    text = FLEET.text(flavor="eks")
+    planned = prepare_text(host, text, dry_run=True)
+
+    assert aws.mutating() == []
+    again(aws)
+    done = prepare_text(host, text)
+    assert planned.actions == done.actions
+    assert len(aws.mutating()) == len(done.actions)
+    assert done.actions.count(f"create IAM role controllers{CAPA}") == 1
 
 
 # -- key pair and image -----------------------------------------------------------------

@@ -10,13 +10,13 @@ environments, where one block serves many kinds of cluster.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import string
 from typing import Optional
 
 from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec
+from dokaseca.validators import cidrs_overlap
 
 from dokaseca_aws.config import AwsConfig
 from dokaseca_aws.manifests import CAPA_VPC_CIDR
@@ -183,15 +183,13 @@ def _vpc_overlaps(cluster: ClusterSpec, config: AwsConfig) -> list[Problem]:
     if config.vpc_id or config.subnet_ids:
         return []  # a VPC of one's own: its block is not known offline
     vpc_cidr = config.network.cidr if config.network.create else CAPA_VPC_CIDR
-    vpc = ipaddress.ip_network(vpc_cidr)
     ranges = {"network.services": cluster.network.services}
     if cluster.flavor != "eks":  # EKS pods take VPC addresses (the VPC CNI)
         ranges = {"network.pods": cluster.network.pods, **ranges}
     found = []
     for path, blocks in ranges.items():
         for index, block in enumerate(blocks):
-            network = ipaddress.ip_network(block, strict=False)
-            if network.version == vpc.version and network.overlaps(vpc):
+            if cidrs_overlap(block, vpc_cidr):
                 found.append(
                     Problem(
                         path=path,

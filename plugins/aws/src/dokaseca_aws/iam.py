@@ -31,9 +31,9 @@ from dokaseca_aws.changes import Changes
 from dokaseca_aws.config import AwsConfig
 from dokaseca_aws.once import Once
 from dokaseca_aws.session import Aws, absent, exists_ok
+from dokaseca_aws.tags import OWNER, OWNER_KEY, key_values
+from dokaseca_aws.tags import ours as _ours
 
-OWNER_KEY = "dokaseca.io/managed-by"
-OWNER = "dokaseca"
 DESCRIPTION = "Made by dokaseca prepare for Cluster API Provider AWS"
 MAX_POLICY_VERSIONS = 5  # AWS's limit per customer-managed policy
 MAX_ROLE_NAME = 64
@@ -119,11 +119,7 @@ def _existing_instance_profile_roles(aws: Aws, cluster: ClusterSpec) -> dict[str
 
 
 def _tags(extra: Optional[dict[str, str]] = None) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in {OWNER_KEY: OWNER, **(extra or {})}.items()]
-
-
-def _ours(resource: dict[str, Any]) -> bool:
-    return any(t["Key"] == OWNER_KEY and t["Value"] == OWNER for t in resource.get("Tags") or ())
+    return key_values({OWNER_KEY: OWNER, **(extra or {})})
 
 
 def _short(arn: str) -> str:
@@ -154,15 +150,9 @@ class _Iam:
     def eks_roles(self, config: AwsConfig) -> dict[str, str]:
         """Runs after :meth:`capa_roles`: adds the EKS policy to the controllers' roles."""
         eks = self.policy(docs.CONTROLLERS_EKS_POLICY, docs.controllers_eks())
-        controllers = self.aws.iam_arn(f"policy/{docs.CONTROLLERS_POLICY}")
-        control_plane = self.aws.iam_arn(f"policy/{docs.CONTROL_PLANE_POLICY}")
+        for name in (docs.CONTROLLERS_ROLE, config.control_plane_instance_profile):
+            self._attach_also(name, eks)
         ec2 = docs.trusted_by_service("ec2.amazonaws.com")
-        self.role(Role(name=docs.CONTROLLERS_ROLE, trust=ec2, policy_arns=(controllers, eks), instance_profile=True))
-        self.role(
-            Role(
-                name=config.control_plane_instance_profile, trust=ec2, policy_arns=(control_plane, controllers, eks), instance_profile=True
-            )
-        )
         managed = self.aws.managed_policy_arn
         return {
             "eks_control_plane": self.role(
@@ -241,7 +231,7 @@ class _Iam:
                 Description=DESCRIPTION,
                 Tags=_tags(tags),
             )
-            self._attach(role, attached=set())
+            self._attach(role.name, role.policy_arns, attached=set())
         elif _ours(found["Role"]):
             if found["Role"]["AssumeRolePolicyDocument"] != role.trust:
                 self.changes.make(
@@ -251,7 +241,7 @@ class _Iam:
                     PolicyDocument=json.dumps(role.trust),
                 )
             attached = self._attached(role.name)
-            self._attach(role, attached)
+            self._attach(role.name, role.policy_arns, attached)
             for extra in sorted(attached - set(role.policy_arns)) if exclusive else ():
                 self.changes.make(
                     f"detach IAM policy {_short(extra)} from role {role.name}",
@@ -267,15 +257,23 @@ class _Iam:
         pages = self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
         return {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
 
-    def _attach(self, role: Role, attached: set[str]) -> None:
-        for policy_arn in role.policy_arns:
+    def _attach(self, role_name: str, policy_arns: tuple[str, ...], attached: set[str]) -> None:
+        for policy_arn in policy_arns:
             if policy_arn not in attached:
                 self.changes.make(
-                    f"attach IAM policy {_short(policy_arn)} to role {role.name}",
+                    f"attach IAM policy {_short(policy_arn)} to role {role_name}",
                     self.iam.attach_role_policy,
-                    RoleName=role.name,
+                    RoleName=role_name,
                     PolicyArn=policy_arn,
                 )
+
+    def _attach_also(self, role_name: str, policy_arn: str) -> None:
+        """One more policy for a role :meth:`capa_roles` made (in a dry run: would
+        have made) or found ours; its trust and instance profile are settled there."""
+        found = absent(self.iam.get_role, NO_SUCH, RoleName=role_name)
+        if found is not None and not _ours(found["Role"]):
+            return
+        self._attach(role_name, (policy_arn,), self._attached(role_name) if found else set())
 
     def _instance_profile(self, name: str) -> None:
         """An instance profile named like its role, holding it (one role per profile)."""

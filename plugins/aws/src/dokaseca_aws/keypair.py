@@ -11,6 +11,7 @@ from dokaseca_aws.changes import Changes
 from dokaseca_aws.config import AwsConfig
 from dokaseca_aws.once import Once
 from dokaseca_aws.session import Aws, absent, exists_ok
+from dokaseca_aws.tags import OWNER, OWNER_KEY, key_values
 
 _key_pairs = Once()
 
@@ -44,7 +45,7 @@ def _ensure(aws: Aws, cluster: ClusterSpec, config: AwsConfig, changes: Changes)
             exists_ok(ec2.import_key_pair, ("InvalidKeyPair.Duplicate",)),
             KeyName=name,
             PublicKeyMaterial=wanted.encode(),
-            TagSpecifications=[{"ResourceType": "key-pair", "Tags": [{"Key": "dokaseca.io/managed-by", "Value": "dokaseca"}]}],
+            TagSpecifications=[{"ResourceType": "key-pair", "Tags": key_values({OWNER_KEY: OWNER})}],
         )
     elif wanted and pair.get("PublicKey") and _key_body(pair["PublicKey"]) != _key_body(wanted):
         raise ProviderError(

@@ -27,6 +27,8 @@ from dokaseca_aws.changes import Changes
 from dokaseca_aws.config import AwsConfig
 from dokaseca_aws.once import Once
 from dokaseca_aws.session import Aws
+from dokaseca_aws.tags import OWNER, OWNER_KEY, key_values
+from dokaseca_aws.tags import tag as _tag
 
 NETWORK_TAG = "dokaseca.io/network"
 ZONE_TAG = "dokaseca.io/zone"
@@ -89,10 +91,6 @@ def ensure_network(aws: Aws, cluster: ClusterSpec, changes: Changes) -> Optional
     return network
 
 
-def _tag(resource: dict[str, Any], key: str) -> Optional[str]:
-    return next((t["Value"] for t in resource.get("Tags") or () if t["Key"] == key), None)
-
-
 class _Builder:
     def __init__(self, aws: Aws, cluster: ClusterSpec, name: str, changes: Changes) -> None:
         config: AwsConfig = cluster.provider_config
@@ -107,7 +105,7 @@ class _Builder:
             NETWORK_TAG: name,
             "dokaseca.io/fleet": cluster.fleet,
             "dokaseca.io/environment": cluster.environment,
-            "dokaseca.io/managed-by": "dokaseca",
+            OWNER_KEY: OWNER,
         }
         self.by_tag = [{"Name": f"tag:{NETWORK_TAG}", "Values": [name]}]
         self.fresh = False  # a dry run with no VPC yet: nothing to look up
@@ -166,7 +164,7 @@ class _Builder:
 
     def _tags(self, resource_type: str, name: str, extra: Optional[dict[str, str]] = None) -> list[dict[str, Any]]:
         tags = {"Name": name, **self.labels, **(extra or {})}
-        return [{"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+        return [{"ResourceType": resource_type, "Tags": key_values(tags)}]
 
     def _zones(self) -> list[str]:
         if self.zones_given:

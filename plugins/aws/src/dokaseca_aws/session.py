@@ -206,14 +206,4 @@ def absent(call: Any, missing: tuple[str, ...], **arguments: Any) -> Optional[An
 
 def exists_ok(call: Any, codes: tuple[str, ...] = ("EntityAlreadyExists",)) -> Any:
     """``call``, with AWS's "already exists" (another process won a race) taken as success."""
-    from botocore.exceptions import ClientError
-
-    def tolerant(**arguments: Any) -> Optional[Any]:
-        try:
-            return call(**arguments)
-        except ClientError as exc:
-            if error_code(exc) in codes:
-                return None
-            raise
-
-    return tolerant
+    return lambda **arguments: absent(call, codes, **arguments)
