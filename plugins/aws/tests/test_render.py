@@ -16,7 +16,7 @@ from dokaseca.crds import CRDSchemas
 from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
-from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, one
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, extra_args, one
 from dokaseca_aws.config import CAPA_AMI_NAME_FORMAT
 from dokaseca_aws.eks import is_arm64
 from dokaseca_aws.manifests import capa_name_format
@@ -42,11 +42,6 @@ def host(plugin_host: Callable[..., PluginHost]) -> PluginHost:
 
 def machine(objects: list[dict], base: str) -> dict:
     return content_named(objects, "AWSMachineTemplate", base)["spec"]["template"]["spec"]
-
-
-def args(items: list[dict]) -> dict[str, str]:
-    """kubeadm v1beta2 extraArgs (name/value list) as a mapping."""
-    return {item["name"]: item["value"] for item in items}
 
 
 def capa_kinds(objects: list[dict]) -> set[str]:
@@ -107,7 +102,7 @@ def test_kubeadm_cluster_renders_valid_capa_objects(host: PluginHost, crd_schema
 def test_kubeadm_objects_use_the_external_cloud_provider(host: PluginHost) -> None:
     objects = render(host)
     spec = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
-    assert args(spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {"cloud-provider": "external"}
+    assert extra_args(spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {"cloud-provider": "external"}
     worker = content_named(objects, "KubeadmConfigTemplate", "prod-1-general")["spec"]["template"]["spec"]
     for registration in (
         spec["initConfiguration"]["nodeRegistration"],
@@ -115,7 +110,7 @@ def test_kubeadm_objects_use_the_external_cloud_provider(host: PluginHost) -> No
         worker["joinConfiguration"]["nodeRegistration"],
     ):
         assert registration["name"] == "{{ ds.meta_data.local_hostname }}"
-        assert args(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
+        assert extra_args(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
 
 
 def test_instance_types_come_from_the_block_the_control_plane_and_the_pools(host: PluginHost) -> None:
@@ -666,11 +661,6 @@ def load_reference(shared_folder: Path, name: str) -> list[dict]:
     return clusterctl_template(shared_folder / "reference" / "templates" / "capa" / name, _TEMPLATE_VALUES)
 
 
-def _as_mapping(extra_args: Any) -> dict[str, str]:
-    """v1beta1 extraArgs are a mapping, v1beta2 a name/value list."""
-    return dict(extra_args) if isinstance(extra_args, dict) else args(extra_args)
-
-
 def _ref(ref: dict) -> tuple[str, str, str]:
     """(group, kind, name) of a v1beta1 (apiVersion) or v1beta2 (apiGroup) reference."""
     group = ref["apiGroup"] if "apiGroup" in ref else ref["apiVersion"].rpartition("/")[0]
@@ -702,18 +692,18 @@ def test_kubeadm_rendering_matches_capa_cluster_template(host: PluginHost, share
     assert (our_kcp["replicas"], our_kcp["version"]) == (int(ref_kcp["replicas"]), ref_kcp["version"])
     assert _ref(our_kcp["machineTemplate"]["spec"]["infrastructureRef"])[:2] == _ref(ref_kcp["machineTemplate"]["infrastructureRef"])[:2]
     ref_config, our_config = ref_kcp["kubeadmConfigSpec"], our_kcp["kubeadmConfigSpec"]
-    assert _as_mapping(our_config["clusterConfiguration"]["controllerManager"]["extraArgs"]) == _as_mapping(
+    assert extra_args(our_config["clusterConfiguration"]["controllerManager"]["extraArgs"]) == extra_args(
         ref_config["clusterConfiguration"]["controllerManager"]["extraArgs"]
     )
     for phase in ("initConfiguration", "joinConfiguration"):
         ref_reg, our_reg = ref_config[phase]["nodeRegistration"], our_config[phase]["nodeRegistration"]
         assert our_reg["name"] == ref_reg["name"]
-        assert _as_mapping(our_reg["kubeletExtraArgs"]) == _as_mapping(ref_reg["kubeletExtraArgs"])
+        assert extra_args(our_reg["kubeletExtraArgs"]) == extra_args(ref_reg["kubeletExtraArgs"])
     ref_join = one(reference, "KubeadmConfigTemplate")["spec"]["template"]["spec"]["joinConfiguration"]["nodeRegistration"]
     our_join = content_named(ours, "KubeadmConfigTemplate", "prod-1-md-0")["spec"]["template"]["spec"]["joinConfiguration"][
         "nodeRegistration"
     ]
-    assert our_join["name"] == ref_join["name"] and _as_mapping(our_join["kubeletExtraArgs"]) == _as_mapping(ref_join["kubeletExtraArgs"])
+    assert our_join["name"] == ref_join["name"] and extra_args(our_join["kubeletExtraArgs"]) == extra_args(ref_join["kubeletExtraArgs"])
 
     ref_md, our_md = one(reference, "MachineDeployment", "prod-1-md-0")["spec"], one(ours, "MachineDeployment", "prod-1-md-0")["spec"]
     assert (our_md["replicas"], our_md["template"]["spec"]["version"]) == (int(ref_md["replicas"]), ref_md["template"]["spec"]["version"])
@@ -842,8 +832,8 @@ def test_kubeadm_clusterclass_matches_capa_simple_clusterclass(host: PluginHost,
     for phase in ("initConfiguration", "joinConfiguration"):
         assert our_kcp[phase]["nodeRegistration"]["name"] == ref_kcp[phase]["nodeRegistration"]["name"]
         # Deliberate: the reference still names the in-tree provider, removed in Kubernetes 1.27.
-        assert _as_mapping(ref_kcp[phase]["nodeRegistration"]["kubeletExtraArgs"]) == {"cloud-provider": "aws"}
-        assert args(our_kcp[phase]["nodeRegistration"]["kubeletExtraArgs"]) == {"cloud-provider": "external"}
+        assert extra_args(ref_kcp[phase]["nodeRegistration"]["kubeletExtraArgs"]) == {"cloud-provider": "aws"}
+        assert extra_args(our_kcp[phase]["nodeRegistration"]["kubeletExtraArgs"]) == {"cloud-provider": "external"}
     # Deliberate: one class per cluster with its values in the templates, so no variables or patches.
     assert ref_class["variables"] and ref_class["patches"]
     assert "variables" not in our_class and "patches" not in our_class

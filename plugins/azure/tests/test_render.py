@@ -18,7 +18,7 @@ from dokaseca.errors import FleetError, ProviderError
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.render import render_cluster
-from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, one
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, extra_args, one
 
 SUBSCRIPTION = "0b8f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
 CLIENT_ID = "5d1c9f3e-7a2b-4c8d-9e0f-1a2b3c4d5e6f"
@@ -45,11 +45,6 @@ fleet_text, with_config, render, problems_of = FLEET.text, FLEET.with_config, FL
 @pytest.fixture
 def host(plugin_host: Callable[..., PluginHost]) -> PluginHost:
     return plugin_host(("azure", dokaseca_azure.plugin))
-
-
-def args(items: list[dict]) -> dict[str, str]:
-    """kubeadm v1beta2 extraArgs (name/value list) as a mapping."""
-    return {item["name"]: item["value"] for item in items}
 
 
 def bootstrap_template(objects: list[dict], base: str) -> dict:
@@ -165,7 +160,7 @@ def test_kubeadm_objects_get_cloud_provider_settings_and_azure_json(host: Plugin
     spec = one(objects, "KubeadmControlPlane")["spec"]["kubeadmConfigSpec"]
     cp_secret = machine_template(objects, "prod-1-control-plane")["metadata"]["name"] + "-azure-json"
 
-    assert args(spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {
+    assert extra_args(spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {
         "allocate-node-cidrs": "false",
         "cloud-provider": "external",
         "cluster-name": "prod-1",
@@ -173,7 +168,7 @@ def test_kubeadm_objects_get_cloud_provider_settings_and_azure_json(host: Plugin
     for phase in ("initConfiguration", "joinConfiguration"):
         registration = spec[phase]["nodeRegistration"]
         assert registration["name"] == '{{ ds.meta_data["local_hostname"] }}'
-        assert args(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
+        assert extra_args(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
         assert spec[phase]["timeouts"] == {"controlPlaneComponentHealthCheckSeconds": 1200}
     assert spec["files"] == [
         {
@@ -205,10 +200,10 @@ def test_kubeadm_objects_get_cloud_provider_settings_and_azure_json(host: Plugin
         ]
         registration = worker["joinConfiguration"]["nodeRegistration"]
         assert registration["name"] == '{{ ds.meta_data["local_hostname"] }}'
-        assert args(registration["kubeletExtraArgs"])["cloud-provider"] == "external"
+        assert extra_args(registration["kubeletExtraArgs"])["cloud-provider"] == "external"
         assert "diskSetup" not in worker  # workers have no etcd disk
     batch = bootstrap_template(objects, "prod-1-batch")["spec"]["template"]["spec"]
-    assert args(batch["joinConfiguration"]["nodeRegistration"]["kubeletExtraArgs"])["node-labels"] == "tier=batch"
+    assert extra_args(batch["joinConfiguration"]["nodeRegistration"]["kubeletExtraArgs"])["node-labels"] == "tier=batch"
 
 
 def test_machine_sizes_come_from_the_pools_and_control_plane(host: PluginHost) -> None:
@@ -701,11 +696,6 @@ def load_reference(shared_folder: Path, name: str) -> list[dict]:
     return clusterctl_template(shared_folder / "reference" / "templates" / "capz" / name, _TEMPLATE_VALUES)
 
 
-def _as_mapping(extra_args: Any) -> dict[str, str]:
-    """v1beta1 extraArgs are a mapping, v1beta2 a name/value list."""
-    return dict(extra_args) if isinstance(extra_args, dict) else args(extra_args)
-
-
 def _without_secret_names(files: list[dict]) -> list[dict]:
     """Files with the Secret names left out: CAPZ's templates name machine
     templates without a content digest, so only the rest can be equal."""
@@ -766,8 +756,8 @@ def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, share
     assert our_kcp["mounts"] == ref_kcp["mounts"]
     ref_etcd, our_etcd = ref_kcp["clusterConfiguration"]["etcd"]["local"], our_kcp["clusterConfiguration"]["etcd"]["local"]
     assert our_etcd["dataDir"] == ref_etcd["dataDir"]
-    assert _as_mapping(our_etcd["extraArgs"]) == _as_mapping(ref_etcd["extraArgs"])
-    assert _as_mapping(our_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"]) == _as_mapping(
+    assert extra_args(our_etcd["extraArgs"]) == extra_args(ref_etcd["extraArgs"])
+    assert extra_args(our_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"]) == extra_args(
         ref_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"]
     )
     timeout = ref_kcp["clusterConfiguration"]["apiServer"]["timeoutForControlPlane"]
@@ -775,7 +765,7 @@ def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, share
     for phase in ("initConfiguration", "joinConfiguration"):
         ref_reg, our_reg = ref_kcp[phase]["nodeRegistration"], our_kcp[phase]["nodeRegistration"]
         assert our_reg["name"] == ref_reg["name"]
-        assert _as_mapping(our_reg["kubeletExtraArgs"]) == _as_mapping(ref_reg["kubeletExtraArgs"])
+        assert extra_args(our_reg["kubeletExtraArgs"]) == extra_args(ref_reg["kubeletExtraArgs"])
 
     ref_worker_config = one(reference, "KubeadmConfigTemplate")["spec"]["template"]["spec"]
     our_worker_config = bootstrap_template(ours, "prod-1-md-0")["spec"]["template"]["spec"]
@@ -787,7 +777,7 @@ def test_classic_rendering_matches_capz_cluster_template(host: PluginHost, share
         our_worker_config["joinConfiguration"]["nodeRegistration"],
     )
     assert our_reg["name"] == ref_reg["name"]
-    assert _as_mapping(our_reg["kubeletExtraArgs"]) == _as_mapping(ref_reg["kubeletExtraArgs"])
+    assert extra_args(our_reg["kubeletExtraArgs"]) == extra_args(ref_reg["kubeletExtraArgs"])
 
 
 def test_private_rendering_matches_capz_private_template(host: PluginHost, shared_folder: Path) -> None:

@@ -15,7 +15,7 @@ from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
-from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, node_registrations, one
+from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, extra_args, node_registrations, one
 
 PROJECT = "acme-web-prod"
 REGION = "europe-west1"
@@ -53,13 +53,6 @@ def machine_template(objects: list[dict], base: str) -> dict:
 
 def machine_spec(objects: list[dict], base: str) -> dict:
     return machine_template(objects, base)["spec"]["template"]["spec"]
-
-
-def as_dict(args: Any) -> dict[str, str]:
-    """kubeadm extra args as a dict: v1beta2 writes a name/value list, v1beta1 a map."""
-    if isinstance(args, list):
-        return {arg["name"]: arg["value"] for arg in args}
-    return dict(args or {})
 
 
 # -- classic and ClusterClass -------------------------------------------------------
@@ -233,8 +226,8 @@ def test_kubeadm_uses_the_external_cloud_provider_and_the_instance_name(host: Pl
     ]
     for registration in registrations:
         assert registration["name"] == node_name
-        assert as_dict(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
-    assert as_dict(kcp_spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {
+        assert extra_args(registration["kubeletExtraArgs"]) == {"cloud-provider": "external"}
+    assert extra_args(kcp_spec["clusterConfiguration"]["controllerManager"]["extraArgs"]) == {
         "cloud-provider": "external",
         "allocate-node-cidrs": "false",
     }
@@ -531,10 +524,10 @@ def test_classic_rendering_matches_capg_cluster_template(host: PluginHost, share
     registrations = list(zip(node_registrations(reference), node_registrations(ours), strict=True))
     for ref_registration, our_registration in registrations:
         assert our_registration["name"] == ref_registration["name"]
-        ref_kubelet, our_kubelet = as_dict(ref_registration["kubeletExtraArgs"]), as_dict(our_registration["kubeletExtraArgs"])
+        ref_kubelet, our_kubelet = extra_args(ref_registration["kubeletExtraArgs"]), extra_args(our_registration["kubeletExtraArgs"])
         assert (ref_kubelet["cloud-provider"], our_kubelet["cloud-provider"]) == ("gce", "external")
-    ref_cm = as_dict(ref_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"])
-    our_cm = as_dict(our_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"])
+    ref_cm = extra_args(ref_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"])
+    our_cm = extra_args(our_kcp["clusterConfiguration"]["controllerManager"]["extraArgs"])
     assert our_cm["allocate-node-cidrs"] == ref_cm["allocate-node-cidrs"]
     assert (ref_cm["cloud-provider"], our_cm["cloud-provider"]) == ("gce", "external")
 

@@ -128,6 +128,14 @@ def one(objects: list[dict], kind: str, name: Optional[str] = None) -> dict:
     return found[0]
 
 
+def extra_args(value: Any) -> dict[str, str]:
+    """kubeadm extra args as a dict: CAPI v1beta2 writes a name/value list, the
+    v1beta1 clusterctl templates a mapping."""
+    if isinstance(value, list):
+        return {item["name"]: item["value"] for item in value}
+    return dict(value or {})
+
+
 def node_registrations(objects: list[dict]) -> list[dict]:
     """The kubeadm ``nodeRegistration``s of a rendering, in a fixed order: the first
     KubeadmControlPlane's init and join, then the first KubeadmConfigTemplate's join.
