@@ -22,8 +22,8 @@ import attrs
 from dokaseca.manifests import CLUSTER_NAME_LABEL
 from dokaseca.models import ClusterSpec
 
-from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR, Metal3Config
-from dokaseca_metal3.manifests import host_selector
+from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR
+from dokaseca_metal3.manifests import host_selectors
 
 # The provisioning states on the way to `available`, and `available` itself
 # (`ready` before BMO 0.5). CAPM3 takes only available hosts; the others get there.
@@ -42,20 +42,13 @@ class Pool:
 
 def pools(cluster: ClusterSpec) -> list[Pool]:
     """The control plane and each worker pool, with the hosts they need and their selectors."""
-    config: Metal3Config = cluster.provider_config
+    selectors = host_selectors(cluster)
     found = [
-        Pool(
-            name=CONTROL_PLANE_SELECTOR,
-            needs=cluster.control_plane.replicas,
-            selector=host_selector(
-                cluster, "control-plane", cluster.control_plane.machine_size or config.machine_size, config.host_selectors.get(CONTROL_PLANE_SELECTOR, {})
-            )["matchLabels"],
-        )
+        Pool(name=CONTROL_PLANE_SELECTOR, needs=cluster.control_plane.replicas, selector=selectors[CONTROL_PLANE_SELECTOR]["matchLabels"])
     ]
     for pool in cluster.workers:
         needs = (pool.min_replicas or 0) if pool.autoscaled else (pool.replicas or 0)
-        selector = host_selector(cluster, "worker", pool.machine_size or config.machine_size, config.host_selectors.get(pool.name, {}))
-        found.append(Pool(name=pool.name, needs=needs, selector=selector["matchLabels"]))
+        found.append(Pool(name=pool.name, needs=needs, selector=selectors[pool.name]["matchLabels"]))
     return found
 
 

@@ -7,10 +7,10 @@ import ipaddress
 
 from dokaseca.errors import Problem
 from dokaseca.models import ClusterSpec
-from dokaseca.validators import did_you_mean
+from dokaseca.validators import cidrs_overlap, did_you_mean
 
 from dokaseca_metal3 import inventory
-from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR, Metal3Config, pool_contains, pool_network
+from dokaseca_metal3.config import CONTROL_PLANE_SELECTOR, Metal3Config, pool_network, vip_problem
 from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, label_value_problem
 
 _RANGE_HINT = "set {where} in the fleet file to a range the hosts' network does not use"
@@ -69,18 +69,21 @@ def _cluster_ranges(cluster: ClusterSpec) -> list[tuple[str, str]]:
     ]
 
 
+def _nodes_subnet(config: Metal3Config) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    pool = config.network.ip_pool if config.network.mode == "static" else None
+    return pool_network(pool) if pool is not None else None
+
+
 def _node_subnet_problems(cluster: ClusterSpec, config: Metal3Config) -> list[Problem]:
     # Nodes sit on a real L2 network here; a pod or service range that covers
     # it (the default pod range is 192.168.0.0/16) makes the nodes unreachable
     # from inside the cluster.
-    pool = config.network.ip_pool if config.network.mode == "static" else None
-    subnet = pool_network(pool) if pool is not None else None
+    subnet = _nodes_subnet(config)
     if subnet is None:
         return []
     found = []
     for where, block in _cluster_ranges(cluster):
-        cidr = ipaddress.ip_network(block)
-        if subnet.version == cidr.version and subnet.overlaps(cidr):
+        if cidrs_overlap(str(subnet), block):
             found.append(
                 Problem(
                     path=where,
@@ -105,26 +108,14 @@ def endpoint_problems(cluster: ClusterSpec, config: Metal3Config, endpoint: str,
         vip = ipaddress.ip_address(endpoint)
     except ValueError:
         return [Problem(path=source, message="is not an IP address", value=endpoint, hint="kube-vip announces an IP address, not a name")]
-    found = []
-    pool = config.network.ip_pool if config.network.mode == "static" else None
-    subnet = pool_network(pool) if pool is not None else None
-    if pool is not None and pool_contains(pool, vip):
-        found.append(
-            Problem(path=source, message="is inside network.ipPool's start-end range", value=endpoint, hint="IPAM could give the VIP to a node")
-        )
-    if subnet is not None and vip not in subnet:
-        found.append(
-            Problem(
-                path=source,
-                message=f"is outside the nodes' subnet {subnet}",
-                value=endpoint,
-                hint="kube-vip announces the VIP with ARP, so it must be on the nodes' subnet",
-            )
-        )
-    # A range that covers the nodes' subnet is reported once, as such, not again for the VIP in it.
-    covers_nodes = {(p.path, p.value) for p in _node_subnet_problems(cluster, config)} if subnet is not None and vip in subnet else set()
+    clash = vip_problem(config.network, endpoint)
+    found = [] if clash is None else [Problem(path=source, message=clash.message, value=endpoint, hint=clash.hint)]
+    subnet = _nodes_subnet(config)
+    if subnet is not None and vip in subnet:
+        # A range that contains the VIP then overlaps the nodes' subnet: reported once, as such (_node_subnet_problems).
+        return found
     for where, block in _cluster_ranges(cluster):
-        if (where, block) not in covers_nodes and vip in ipaddress.ip_network(block):
+        if vip in ipaddress.ip_network(block):
             found.append(
                 Problem(
                     path=where,

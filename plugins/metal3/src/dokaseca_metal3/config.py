@@ -7,17 +7,15 @@ from typing import Any, Optional
 import attrs
 
 from dokaseca import kube_vip
-from dokaseca.validators import InvalidValue, one_of, ssh_public_keys
+from dokaseca.validators import DNS1123_LABEL, InvalidValue, ip_address, one_of, ssh_public_keys
 
 from dokaseca_metal3.inventory import Metal3Inventory
-from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, RESERVED_SELECTOR_LABELS, label_key_problem, label_value_problem
+from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, RESERVED_SELECTOR_LABELS, as_label, check_label
 
 CONTROL_PLANE_SELECTOR = "controlPlane"
 
 DEFAULT_KUBE_VIP_VERSION = kube_vip.DEFAULT_VERSION
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DIGEST_LENGTHS = {"md5": 32, "sha256": 64, "sha512": 128}
 
@@ -27,11 +25,6 @@ def _ip(value: Any) -> Optional[ipaddress.IPv4Address | ipaddress.IPv6Address]:
         return ipaddress.ip_address(value)
     except ValueError:
         return None
-
-
-def _ip_address(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if value is not None and _ip(value) is None:
-        raise InvalidValue("is not an IP address", value, "write an IPv4 or IPv6 address such as '192.168.10.5'")
 
 
 # -- image ------------------------------------------------------------------------
@@ -132,8 +125,8 @@ def pool_contains(pool: "Metal3IPPool", address: Any) -> bool:
 class Metal3IPPool:
     """Addresses handed to nodes (an ``ipam.metal3.io`` IPPool): ``start``-``end`` in ``start/prefix``."""
 
-    start: str = attrs.field(validator=_ip_address)
-    end: str = attrs.field(validator=[_ip_address, _pool_end])
+    start: str = attrs.field(validator=ip_address)
+    end: str = attrs.field(validator=[ip_address, _pool_end])
     prefix: int = attrs.field(validator=_pool_prefix)
     gateway: str = attrs.field(validator=_pool_gateway)
     dns_servers: tuple[str, ...] = attrs.field(default=(), validator=_ip_addresses)
@@ -168,39 +161,42 @@ class Metal3Network:
     ip_pool: Optional[Metal3IPPool] = attrs.field(default=None, validator=_network_ip_pool)
 
 
+def vip_problem(network: Metal3Network, vip: str) -> Optional[InvalidValue]:
+    """Why the control-plane VIP ``vip`` (an IP address) does not fit the nodes' static addresses, or None."""
+    pool = network.ip_pool if network.mode == "static" else None
+    if pool is None:
+        return None
+    address = ipaddress.ip_address(vip)
+    if pool_contains(pool, address):
+        return InvalidValue(
+            "is inside network.ipPool's start-end range", vip, "IPAM could give the VIP to a node; pick an address outside the range"
+        )
+    subnet = pool_network(pool)
+    if subnet is not None and address not in subnet:
+        return InvalidValue(
+            f"is outside the nodes' subnet {subnet}", vip, "kube-vip announces the VIP with ARP, so it must be on the nodes' subnet"
+        )
+    return None
+
+
 # -- the block --------------------------------------------------------------------
 
 
 def _control_plane_endpoint(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    vip = _ip(value)
-    if vip is None:
+    if _ip(value) is None:
         raise InvalidValue(
             "is not an IP address",
             value,
             "give the virtual IP kube-vip announces for the API server, a free address in the nodes' subnet",
         )
-    pool = instance.network.ip_pool
-    if instance.network.mode != "static" or pool is None:
-        return
-    if pool_contains(pool, vip):
-        raise InvalidValue(
-            "is inside network.ipPool's start-end range", value, "IPAM could give the VIP to a node; pick an address outside the range"
-        )
-    network = pool_network(pool)
-    if network is not None and vip not in network:
-        raise InvalidValue(
-            f"is outside the nodes' subnet {network}", value, "kube-vip announces the VIP with ARP, so it must be on the nodes' subnet"
-        )
-
-
-def _kube_vip_version(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    if not _VERSION.match(value):
-        raise InvalidValue("is not a kube-vip release tag", value, f"write it as vMAJOR.MINOR.PATCH, e.g. '{DEFAULT_KUBE_VIP_VERSION}'")
+    problem = vip_problem(instance.network, value)
+    if problem is not None:
+        raise problem
 
 
 def _host_selectors(instance: Any, attribute: attrs.Attribute, value: dict[str, dict[str, str]]) -> None:
     for selector, labels in value.items():
-        if selector != CONTROL_PLANE_SELECTOR and not (len(selector) <= 63 and _DNS_LABEL.match(selector)):
+        if selector != CONTROL_PLANE_SELECTOR and not (len(selector) <= 63 and DNS1123_LABEL.match(selector)):
             raise InvalidValue(
                 "has a key that is neither 'controlPlane' nor a worker pool name",
                 selector,
@@ -213,19 +209,7 @@ def _host_selectors(instance: Any, attribute: attrs.Attribute, value: dict[str, 
                     key,
                     "environment, role and machine size are added to every selector; remove it",
                 )
-            problem = label_key_problem(key)
-            if problem:
-                raise InvalidValue(f"{selector}: {key!r} is not a label key", key, problem)
-            problem = label_value_problem(label_value)
-            if problem:
-                raise InvalidValue(f"{selector}.{key}: is not a label value", label_value, problem)
-
-
-def _machine_size(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
-    if value is not None:
-        problem = label_value_problem(value)
-        if problem:
-            raise InvalidValue(f"is not a label value (hosts carry it as {MACHINE_SIZE_LABEL})", value, problem)
+            check_label(key, label_value, within=selector)
 
 
 def _inventory_file(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
@@ -243,9 +227,9 @@ def _inventory_file(instance: Any, attribute: attrs.Attribute, value: Optional[s
 class Metal3Config:
     control_plane_endpoint: str = attrs.field(validator=_control_plane_endpoint)
     image: Metal3Image
-    kube_vip_version: str = attrs.field(default=DEFAULT_KUBE_VIP_VERSION, validator=_kube_vip_version)
+    kube_vip_version: str = attrs.field(default=DEFAULT_KUBE_VIP_VERSION, validator=kube_vip.release_tag)
     host_selectors: dict[str, dict[str, str]] = attrs.field(factory=dict, validator=_host_selectors)
-    machine_size: Optional[str] = attrs.field(default=None, validator=_machine_size)
+    machine_size: Optional[str] = attrs.field(default=None, validator=as_label(MACHINE_SIZE_LABEL))
     network: Metal3Network = Metal3Network()
     ssh_authorized_keys: tuple[str, ...] = attrs.field(default=(), validator=ssh_public_keys)
     # The hosts prepare registers: inline, or in a file (relative to the fleet file's folder).

@@ -31,7 +31,7 @@ from dokaseca.manifests import CLUSTER_NAME_LABEL, MANAGED_BY_LABEL
 from dokaseca.models import ClusterSpec
 from dokaseca.validators import InvalidValue, dns_label, non_negative, one_of
 
-from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, RACK_LABEL, ROLE_LABEL, ROLES, SITE_LABEL, label_key_problem, label_value_problem
+from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, RACK_LABEL, ROLE_LABEL, ROLES, SITE_LABEL, as_label, check_label
 
 
 def _with_transports(driver: str, *transports: str) -> set[str]:
@@ -194,23 +194,12 @@ def _mac(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         raise InvalidValue("is not a MAC address", value, "write six hex pairs separated by ':', e.g. '52:54:00:6c:3c:01'")
 
 
-def _label_value(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
-    problem = label_value_problem(value) if value is not None else None
-    if problem:
-        raise InvalidValue("is not a label value (hosts carry it as a label)", value, problem)
-
-
 def _host_labels(instance: Any, attribute: attrs.Attribute, value: dict[str, str]) -> None:
     for key, label_value in value.items():
         if key in _SET_BY_DOKASECA:
             field = _SET_BY_DOKASECA[key]
             raise InvalidValue(f"sets {key!r}, which DoKa Seca sets", key, f"use the host's {field} field instead" if field else "remove it")
-        problem = label_key_problem(key)
-        if problem:
-            raise InvalidValue(f"{key!r} is not a label key", key, problem)
-        problem = label_value_problem(label_value)
-        if problem:
-            raise InvalidValue(f"{key}: is not a label value", label_value, problem)
+        check_label(key, label_value)
 
 
 def _device_name(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
@@ -247,8 +236,8 @@ class Metal3Host:
     role: str = attrs.field(validator=one_of(*ROLES))
     bmc: Metal3Bmc = attrs.field(validator=_credential_sources)
     boot_mac_address: str = attrs.field(validator=_mac, metadata={"key": "bootMACAddress"})
-    machine_size: Optional[str] = attrs.field(default=None, validator=_label_value)
-    rack: Optional[str] = attrs.field(default=None, validator=_label_value)
+    machine_size: Optional[str] = attrs.field(default=None, validator=as_label(MACHINE_SIZE_LABEL))
+    rack: Optional[str] = attrs.field(default=None, validator=as_label(RACK_LABEL))
     # Serves only clusters of this environment; without it, the environment of the cluster that registers it.
     environment: Optional[str] = attrs.field(default=None, validator=dns_label)
     labels: dict[str, str] = attrs.field(factory=dict, validator=_host_labels)
@@ -259,7 +248,7 @@ class Metal3Host:
 class Metal3Inventory:
     """The ``inventory:`` block, and the content of an inventory file."""
 
-    site: Optional[str] = attrs.field(default=None, validator=_label_value)
+    site: Optional[str] = attrs.field(default=None, validator=as_label(SITE_LABEL))
     hosts: tuple[Metal3Host, ...] = ()
 
 

@@ -9,9 +9,12 @@ pool can ask for a rack in ``hostSelectors``.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
+
+import attrs
 
 from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL
+from dokaseca.validators import InvalidValue
 
 ROLE_LABEL = "dokaseca.io/role"
 MACHINE_SIZE_LABEL = "dokaseca.io/machine-size"
@@ -39,3 +42,24 @@ def label_key_problem(key: str) -> Optional[str]:
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
         return "the name must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
     return None
+
+
+def check_label(key: str, value: str, within: str = "") -> None:
+    """Raise InvalidValue when ``key: value`` is not a Kubernetes label; ``within`` names the map that holds it."""
+    problem = label_key_problem(key)
+    if problem:
+        raise InvalidValue(f"{within}: {key!r} is not a label key" if within else f"{key!r} is not a label key", key, problem)
+    problem = label_value_problem(value)
+    if problem:
+        raise InvalidValue(f"{within}.{key}: is not a label value" if within else f"{key}: is not a label value", value, problem)
+
+
+def as_label(label: str):
+    """An attrs validator for a field hosts carry as the label ``label`` (None: not set)."""
+
+    def check(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+        problem = label_value_problem(value) if value is not None else None
+        if problem:
+            raise InvalidValue(f"is not a label value (hosts carry it as {label})", value, problem)
+
+    return check

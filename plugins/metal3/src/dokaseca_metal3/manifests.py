@@ -22,7 +22,7 @@ from dokaseca_metal3.labels import MACHINE_SIZE_LABEL, ROLE_LABEL
 
 CAPM3_VERSION = "infrastructure.cluster.x-k8s.io/v1beta2"
 IPAM_VERSION = "ipam.metal3.io/v1alpha1"
-API_SERVER_PORT = 6443
+API_SERVER_PORT = kube_vip.API_SERVER_PORT  # where kube-vip serves the VIP
 
 # As in CAPM3's cluster templates: no cloud controller manager on bare metal.
 # Instead CAPM3 finds each Node by this label (the BareMetalHost's UID, from
@@ -52,22 +52,13 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     # Named first: its versioned name is part of every machine template's spec,
     # so a change of the network data gives the machine templates new names too.
     data_template = _data_template(cluster, config, pool)
+    selectors = host_selectors(cluster)
     control_plane = _machine_template(
-        cluster,
-        f"{cluster.name}-control-plane",
-        role="control-plane",
-        size=cluster.control_plane.machine_size or config.machine_size,
-        selector=config.host_selectors.get(CONTROL_PLANE_SELECTOR, {}),
-        data_template=data_template,
+        cluster, f"{cluster.name}-control-plane", selector=selectors[CONTROL_PLANE_SELECTOR], data_template=data_template
     )
     workers = {
         pool_spec.name: _machine_template(
-            cluster,
-            f"{cluster.name}-{pool_spec.name}",
-            role="worker",
-            size=pool_spec.machine_size or config.machine_size,
-            selector=config.host_selectors.get(pool_spec.name, {}),
-            data_template=data_template,
+            cluster, f"{cluster.name}-{pool_spec.name}", selector=selectors[pool_spec.name], data_template=data_template
         )
         for pool_spec in cluster.workers
     }
@@ -124,8 +115,23 @@ def host_selector(cluster: ClusterSpec, role: str, size: Optional[str], selector
     return {"matchLabels": labels}
 
 
+def host_selectors(cluster: ClusterSpec) -> dict[str, dict[str, Any]]:
+    """The host selector of the control plane ("controlPlane") and of each worker pool (by name).
+
+    Render puts them in the machine templates, prepare counts the hosts they match.
+    """
+    config: Metal3Config = cluster.provider_config
+
+    def selector(name: str, role: str, size: Optional[str]) -> dict[str, Any]:
+        return host_selector(cluster, role, size or config.machine_size, config.host_selectors.get(name, {}))
+
+    selectors = {CONTROL_PLANE_SELECTOR: selector(CONTROL_PLANE_SELECTOR, "control-plane", cluster.control_plane.machine_size)}
+    selectors.update((pool.name, selector(pool.name, "worker", pool.machine_size)) for pool in cluster.workers)
+    return selectors
+
+
 def _machine_template(
-    cluster: ClusterSpec, name: str, *, role: str, size: Optional[str], selector: Mapping[str, str], data_template: Mapping[str, Any]
+    cluster: ClusterSpec, name: str, *, selector: Mapping[str, Any], data_template: Mapping[str, Any]
 ) -> dict[str, Any]:
     config: Metal3Config = cluster.provider_config
     image: dict[str, Any] = {"url": config.image.url, "checksum": config.image.checksum, "checksumType": config.image.checksum_type}
@@ -136,7 +142,7 @@ def _machine_template(
         # disk cleaning can take hours on large disks.
         "automatedCleaningMode": "metadata",
         "dataTemplate": {"name": data_template["metadata"]["name"]},
-        "hostSelector": host_selector(cluster, role, size, selector),
+        "hostSelector": selector,
         "image": image,
     }
     spec = {"nodeReuse": False, "template": {"spec": machine}}
