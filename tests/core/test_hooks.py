@@ -6,6 +6,7 @@ import pytest
 
 from dokaseca import hookimpl
 from dokaseca.gitops import cluster_metadata
+from dokaseca.kube import ManagementCluster
 from dokaseca.models import BootstrapResult, CheckResult, GitOpsMetadata, InfraResult
 from dokaseca.plugins import load_plugins
 
@@ -40,7 +41,8 @@ class Preparer:
 def test_hook_prepare_infrastructure_first_answer_wins():
     host = load_plugins(autoload=False, extra=[("fake", fake_provider), ("other", Preparer("other", "x")), ("mine", Preparer("fake", "mine"))])
     cluster = fleet_cluster(host)
-    result = host.hook.prepare_infrastructure(cluster=cluster, provider=host.providers["fake"], dry_run=True)
+    management = ManagementCluster("/nonexistent/kubeconfig")  # neither preparer connects
+    result = host.hook.prepare_infrastructure(cluster=cluster, provider=host.providers["fake"], dry_run=True, management=management)
     assert result.outputs == {"by": "mine", "dry_run": True}
 
 
