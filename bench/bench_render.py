@@ -24,13 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "fleet.yaml"
 
 
-def median_wall(command: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def wall_time(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def startup(runs: int = 15) -> None:
@@ -49,9 +46,9 @@ def startup(runs: int = 15) -> None:
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     baseline, render, help_ = [], [], []
     for _ in range(runs):  # interleaved so drift hits all alike
-        baseline.append(median_wall(baseline_cmd, 1))
-        render.append(median_wall(render_cmd, 1))
-        help_.append(median_wall(help_cmd, 1))
+        baseline.append(wall_time(baseline_cmd))
+        render.append(wall_time(render_cmd))
+        help_.append(wall_time(help_cmd))
     b, r, h = statistics.median(baseline), statistics.median(render), statistics.median(help_)
     print("startup (median of %d interleaved runs)" % runs)
     print(f"  python -c 'import yaml, attrs, pluggy'  {b * 1000:7.1f} ms   1.00x")

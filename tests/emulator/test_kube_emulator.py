@@ -1,6 +1,5 @@
 """The Kubernetes API emulator (tests/support/kube_emulator.py), driven by the real kubernetes client."""
 import json
-import pathlib
 import re
 import stat
 
@@ -8,23 +7,18 @@ import kubernetes
 import pytest
 import urllib3
 import yaml
-from kube_emulator import VERSION_INFO, KubeEmulator, default_discovery_cache_path, kube_emulator_fixture
+from kube_emulator import VERSION_INFO, KubeEmulator, default_discovery_cache_path
 from kubernetes import watch
 from kubernetes.client import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-CRDS = pathlib.Path(__file__).resolve().parents[2].parent / 'shared' / 'crds'
 CAPI = 'cluster.x-k8s.io/v1beta2'
-
-kube_emulator = kube_emulator_fixture(crd_dirs=[CRDS])
 
 
 @pytest.fixture
 def api(kube_emulator):
-    client = kubernetes.config.new_client_from_config(config_file=str(kube_emulator.kubeconfig_path), context='emulator')
-    yield client
-    client.close()
+    return kube_emulator.api_client()  # closed when the emulator stops
 
 
 @pytest.fixture
@@ -499,8 +493,8 @@ def test_reset_restores_the_initial_state(kube_emulator, dyn, cms, ns):
     assert expired.value.status == 410
 
 
-def test_two_emulators_are_independent():
-    with KubeEmulator([CRDS]) as one, KubeEmulator([], namespaces=['only']) as two:
+def test_two_emulators_are_independent(shared_folder):
+    with KubeEmulator([shared_folder / 'crds']) as one, KubeEmulator([], namespaces=['only']) as two:
         one.objects.create({'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': 'x', 'namespace': 'default'}})
 
         assert one.url != two.url

@@ -47,7 +47,7 @@ def kube(kube_emulator):
     return Kube(str(kube_emulator.kubeconfig_path), kube_emulator.context)
 
 
-def expected_objects(host, fleet, clusters):
+def expected_objects(host, clusters):
     return [o for r in render_clusters(host, clusters) for o in r.objects]
 
 
@@ -67,7 +67,7 @@ def capi_kubeconfig_secret(emulator, cluster):
 
 def test_apply_creates_every_object_once_then_changes_nothing(host, fleet, kube, kube_emulator, tmp_path):
     clusters = fleet.clusters
-    objects = expected_objects(host, fleet, clusters)
+    objects = expected_objects(host, clusters)
     outcomes = apply_fleet(host, clusters, kube, wait=False, prepare=False, state_dir=tmp_path)
     assert [o.error for o in outcomes] == ["", "", ""]
     for obj in objects:
@@ -95,18 +95,9 @@ def test_apply_creates_every_object_once_then_changes_nothing(host, fleet, kube,
 def test_wait_completes_when_the_cluster_becomes_ready_and_saves_a_0600_kubeconfig(host, fleet, kube, kube_emulator, tmp_path):
     (cluster,) = fleet.select(clusters=("dev-eu-1",))
     capi_kubeconfig_secret(kube_emulator, cluster)
-
-    def capi_controllers():
-        deadline = time.monotonic() + 10
-        while kube_emulator.objects.get("cluster.x-k8s.io/v1beta2", "Cluster", cluster.name, cluster.namespace) is None:
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        time.sleep(0.2)
-        kube_emulator.set_status("cluster.x-k8s.io/v1beta2", "Cluster", cluster.name, cluster.namespace, READY)
-
+    capi = "cluster.x-k8s.io/v1beta2"
+    kube_emulator.when_exists(capi, "Cluster", cluster.name, cluster.namespace, lambda: kube_emulator.set_status(capi, "Cluster", cluster.name, cluster.namespace, READY))
     seen = []
-    threading.Thread(target=capi_controllers, daemon=True).start()
     (outcome,) = apply_fleet(host, [cluster], kube, timeout=15, prepare=False, state_dir=tmp_path / "state", progress=lambda name, what: seen.append(what))
     assert outcome.ready is True and outcome.error == ""
     path = Path(outcome.kubeconfig)
@@ -152,7 +143,7 @@ def test_transient_faults_are_retried(host, fleet, kube, kube_emulator, tmp_path
 
 def test_interrupted_apply_converges_without_duplicates(host, fleet, kube, kube_emulator, tmp_path):
     (cluster,) = fleet.select(clusters=("prod-eu-1",))
-    objects = expected_objects(host, fleet, [cluster])
+    objects = expected_objects(host, [cluster])
     from dokaseca.render import namespace_objects
 
     kube.apply([*namespace_objects([cluster]), *objects[: len(objects) // 2]])  # a run killed half-way

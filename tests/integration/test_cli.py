@@ -122,11 +122,8 @@ def test_validate_json_output(run, tmp_path):
     assert ok.exit_code == 0 and json.loads(ok.output)["clusters"] == ["dev-eu-1", "stg-eu-1", "prod-eu-1"]
 
 
-def test_validate_against_crds(run):
-    from dokaseca.testing import shared_dir
-
-    crds = shared_dir(ROOT) / "crds"
-    result = run("validate", EXAMPLE, "--crds", str(crds))
+def test_validate_against_crds(run, shared_folder):
+    result = run("validate", EXAMPLE, "--crds", str(shared_folder / "crds"))
     assert result.exit_code == 0, result.output
     assert "against the CRDs: ok" in result.output
 
@@ -179,10 +176,8 @@ def test_python_dash_m_entry_point():
 
 
 @pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
-def test_every_bundled_example_renders_valid_manifests(run, example):
-    from dokaseca.testing import shared_dir
-
-    result = run("validate", str(example), "--crds", str(shared_dir(ROOT) / "crds"))
+def test_every_bundled_example_renders_valid_manifests(run, shared_folder, example):
+    result = run("validate", str(example), "--crds", str(shared_folder / "crds"))
     assert result.exit_code == 0, result.output
 
 

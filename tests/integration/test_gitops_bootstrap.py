@@ -33,6 +33,8 @@ from kube_emulator import kube_emulator_fixture
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "fleet.yaml"
 ARGO = "argoproj.io/v1alpha1"
+KUSTOMIZE = "kustomize.toolkit.fluxcd.io/v1"
+HUB_SPOKE = {"topology": "hub-spoke", "hub": "prod-eu-1"}
 TOKEN = "spoke-sa-token-value-3f9c2a7e"
 CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nspoke-ca\n-----END CERTIFICATE-----\n").decode()
 
@@ -86,7 +88,14 @@ def argocd_fleet(host, tmp_path, **extra):
     return load_fleet(fleet_file(tmp_path, section), host)
 
 
-def flux_fleet(host, tmp_path):
+def argocd_cluster(host, tmp_path, name="dev-eu-1", **extra):
+    """Cluster ``name`` of an :func:`argocd_fleet`."""
+    (cluster,) = argocd_fleet(host, tmp_path, **extra).select(clusters=(name,))
+    return cluster
+
+
+def flux_cluster(host, tmp_path):
+    """prod-eu-1 of the example fleet, bootstrapped with Flux from a local install manifest."""
     manifest = install_manifest(
         tmp_path / "flux-install.yaml",
         "flux-system",
@@ -94,41 +103,21 @@ def flux_fleet(host, tmp_path):
         ["source.toolkit.fluxcd.io_gitrepositories.yaml", "kustomize.toolkit.fluxcd.io_kustomizations.yaml"],
     )
     section = {"engine": "flux", "installManifest": str(manifest), "addons": {"url": "https://github.com/acme/platform-addons", "revision": "main"}}
-    return load_fleet(fleet_file(tmp_path, section), host)
-
-
-def when_exists(emulator, api_version, kind, name, namespace, then, delay=0.2):
-    """Run ``then()`` once the object exists (a controller reacting), in a thread."""
-
-    def exists():
-        try:
-            return emulator.objects.get(api_version, kind, name, namespace) is not None
-        except LookupError:  # the CRD is not installed yet
-            return False
-
-    def run():
-        deadline = time.monotonic() + 10
-        while not exists():
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.05)
-        time.sleep(delay)
-        then()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    (cluster,) = load_fleet(fleet_file(tmp_path, section), host).select(clusters=("prod-eu-1",))
+    return cluster
 
 
 def argocd_syncs(emulator, sync="Synced", health="Healthy"):
-    return when_exists(
-        emulator,
-        ARGO,
-        "Application",
-        "addons",
-        "argocd",
-        lambda: emulator.set_status(ARGO, "Application", "addons", "argocd", {"sync": {"status": sync}, "health": {"status": health}}),
-    )
+    """Argo CD syncing the root Application, once it exists."""
+    status = {"sync": {"status": sync}, "health": {"status": health}}
+    return emulator.when_exists(ARGO, "Application", "addons", "argocd", lambda: emulator.set_status(ARGO, "Application", "addons", "argocd", status))
+
+
+def flux_reconciles(emulator, ready, reason, message):
+    """Flux reconciling the Kustomization, once it exists: its Ready condition."""
+    condition = {"type": "Ready", "status": ready, "reason": reason, "message": message, "lastTransitionTime": "2026-11-25T00:00:00Z"}
+    status = {"conditions": [condition]}
+    return emulator.when_exists(KUSTOMIZE, "Kustomization", "addons", "flux-system", lambda: emulator.set_status(KUSTOMIZE, "Kustomization", "addons", "flux-system", status))
 
 
 def versions(emulator):
@@ -192,8 +181,7 @@ def test_a_missing_local_manifest_is_a_clear_error(tmp_path):
 
 
 def test_argocd_standalone_installs_registers_and_waits_for_the_root_application(host, tmp_path, cluster_emulator):
-    fleet = argocd_fleet(host, tmp_path)
-    (cluster,) = fleet.select(clusters=("dev-eu-1",))
+    cluster = argocd_cluster(host, tmp_path)
     argocd_syncs(cluster_emulator)
     result = bootstrap(host, cluster, str(cluster_emulator.kubeconfig_path), timeout=8)
     assert (result.engine, result.ready) == ("argocd", True), result.message
@@ -219,8 +207,7 @@ def test_argocd_standalone_installs_registers_and_waits_for_the_root_application
 
 
 def test_argocd_wait_times_out_naming_sync_and_health(host, tmp_path, cluster_emulator):
-    fleet = argocd_fleet(host, tmp_path)
-    (cluster,) = fleet.select(clusters=("dev-eu-1",))
+    cluster = argocd_cluster(host, tmp_path)
     argocd_syncs(cluster_emulator, sync="OutOfSync", health="Progressing")
     started = time.monotonic()
     result = bootstrap(host, cluster, str(cluster_emulator.kubeconfig_path), timeout=2)
@@ -234,8 +221,7 @@ def test_argocd_wait_times_out_naming_sync_and_health(host, tmp_path, cluster_em
 def test_no_plugin_for_the_engine_is_a_clear_error(tmp_path, cluster_emulator):
     host = load_plugins(autoload=False, defaults=("dokaseca.builtin.standard_labels", "dokaseca.builtin.gitops_metadata"), extra=[])
     full = load_plugins()
-    fleet = argocd_fleet(full, tmp_path)
-    (cluster,) = fleet.select(clusters=("dev-eu-1",))
+    cluster = argocd_cluster(full, tmp_path)
     host.providers.update(full.providers)  # the aws provider, without the engine plugins
     with pytest.raises(DokasecaError, match="no plugin bootstraps GitOps engine 'argocd'"):
         bootstrap(host, cluster, str(cluster_emulator.kubeconfig_path), timeout=1)
@@ -245,11 +231,8 @@ def test_no_plugin_for_the_engine_is_a_clear_error(tmp_path, cluster_emulator):
 
 
 def test_flux_installs_and_waits_for_the_kustomization_ready(host, tmp_path, cluster_emulator):
-    fleet = flux_fleet(host, tmp_path)
-    (cluster,) = fleet.select(clusters=("prod-eu-1",))
-    kustomize = "kustomize.toolkit.fluxcd.io/v1"
-    ready = {"conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied revision: main@sha1:abc", "lastTransitionTime": "2026-11-25T00:00:00Z"}]}
-    when_exists(cluster_emulator, kustomize, "Kustomization", "addons", "flux-system", lambda: cluster_emulator.set_status(kustomize, "Kustomization", "addons", "flux-system", ready))
+    cluster = flux_cluster(host, tmp_path)
+    flux_reconciles(cluster_emulator, "True", "ReconciliationSucceeded", "Applied revision: main@sha1:abc")
     result = bootstrap(host, cluster, str(cluster_emulator.kubeconfig_path), timeout=8)
     assert (result.engine, result.ready) == ("flux", True), result.message
 
@@ -257,7 +240,7 @@ def test_flux_installs_and_waits_for_the_kustomization_ready(host, tmp_path, clu
     assert objects.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "kustomizations.kustomize.toolkit.fluxcd.io") is not None
     repo = objects.get("source.toolkit.fluxcd.io/v1", "GitRepository", "addons", "flux-system")
     assert repo["spec"]["url"] == "https://github.com/acme/platform-addons" and repo["spec"]["ref"] == {"branch": "main"}
-    kustomization = objects.get(kustomize, "Kustomization", "addons", "flux-system")
+    kustomization = objects.get(KUSTOMIZE, "Kustomization", "addons", "flux-system")
     assert kustomization["spec"]["postBuild"]["substituteFrom"] == [{"kind": "ConfigMap", "name": "cluster-metadata"}]
     configmap = objects.get("v1", "ConfigMap", "cluster-metadata", "flux-system")
     assert configmap["data"]["cluster_name"] == "prod-eu-1"
@@ -265,11 +248,8 @@ def test_flux_installs_and_waits_for_the_kustomization_ready(host, tmp_path, clu
 
 
 def test_flux_wait_times_out_naming_the_ready_condition(host, tmp_path, cluster_emulator):
-    fleet = flux_fleet(host, tmp_path)
-    (cluster,) = fleet.select(clusters=("prod-eu-1",))
-    kustomize = "kustomize.toolkit.fluxcd.io/v1"
-    failing = {"conditions": [{"type": "Ready", "status": "False", "reason": "ArtifactFailed", "message": "source not found", "lastTransitionTime": "2026-11-25T00:00:00Z"}]}
-    when_exists(cluster_emulator, kustomize, "Kustomization", "addons", "flux-system", lambda: cluster_emulator.set_status(kustomize, "Kustomization", "addons", "flux-system", failing))
+    cluster = flux_cluster(host, tmp_path)
+    flux_reconciles(cluster_emulator, "False", "ArtifactFailed", "source not found")
     result = bootstrap(host, cluster, str(cluster_emulator.kubeconfig_path), timeout=2)
     assert result.ready is False
     assert "condition Ready is False (want True) (ArtifactFailed: source not found)" in result.message
@@ -279,7 +259,7 @@ def test_flux_wait_times_out_naming_the_ready_condition(host, tmp_path, cluster_
 
 
 def test_hub_and_spoke(host, tmp_path, cluster_emulator, spoke_emulator):
-    fleet = argocd_fleet(host, tmp_path, topology="hub-spoke", hub="prod-eu-1")
+    fleet = argocd_fleet(host, tmp_path, **HUB_SPOKE)
     hub = fleet.select(clusters=("prod-eu-1",))[0]
     spoke = fleet.select(clusters=("dev-eu-1",))[0]
     hub_kubeconfig = str(cluster_emulator.kubeconfig_path)
@@ -297,7 +277,7 @@ def test_hub_and_spoke(host, tmp_path, cluster_emulator, spoke_emulator):
             field_manager="token-controller",
         )
 
-    when_exists(spoke_emulator, "v1", "Secret", "argocd-manager-long-lived-token", "kube-system", token_controller)
+    spoke_emulator.when_exists("v1", "Secret", "argocd-manager-long-lived-token", "kube-system", token_controller)
     result = bootstrap(host, spoke, str(spoke_emulator.kubeconfig_path), hub_kubeconfig, timeout=8)
     assert result.ready is True, result.message
     assert spoke_emulator.url in result.message
@@ -348,8 +328,7 @@ def test_spoke_bound_to_a_cluster_role_of_the_platform_teams_choice():
 
 
 def test_spoke_cluster_role_from_the_fleet_file_is_bound_on_the_spoke(host, tmp_path, cluster_emulator, spoke_emulator):
-    fleet = argocd_fleet(host, tmp_path, topology="hub-spoke", hub="prod-eu-1", spokeClusterRole="argocd-addons-installer")
-    spoke = fleet.select(clusters=("dev-eu-1",))[0]
+    spoke = argocd_cluster(host, tmp_path, **HUB_SPOKE, spokeClusterRole="argocd-addons-installer")
     bootstrap(host, spoke, str(spoke_emulator.kubeconfig_path), str(cluster_emulator.kubeconfig_path), timeout=0.5)
     binding = spoke_emulator.objects.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "argocd-manager-role-binding")
     assert binding["roleRef"]["name"] == "argocd-addons-installer"
@@ -357,15 +336,13 @@ def test_spoke_cluster_role_from_the_fleet_file_is_bound_on_the_spoke(host, tmp_
 
 
 def test_a_spoke_without_the_hubs_kubeconfig_is_a_clear_error(host, tmp_path, spoke_emulator):
-    fleet = argocd_fleet(host, tmp_path, topology="hub-spoke", hub="prod-eu-1")
-    spoke = fleet.select(clusters=("dev-eu-1",))[0]
+    spoke = argocd_cluster(host, tmp_path, **HUB_SPOKE)
     with pytest.raises(DokasecaError, match="needs the hub's kubeconfig"):
         bootstrap(host, spoke, str(spoke_emulator.kubeconfig_path), timeout=1)
 
 
 def test_a_spoke_whose_token_never_comes_times_out(host, tmp_path, cluster_emulator, spoke_emulator):
-    fleet = argocd_fleet(host, tmp_path, topology="hub-spoke", hub="prod-eu-1")
-    spoke = fleet.select(clusters=("dev-eu-1",))[0]
+    spoke = argocd_cluster(host, tmp_path, **HUB_SPOKE)
     result = bootstrap(host, spoke, str(spoke_emulator.kubeconfig_path), str(cluster_emulator.kubeconfig_path), timeout=1.5)
     assert result.ready is False
     assert "data.token and data.ca.crt" in result.message
@@ -396,8 +373,7 @@ def test_apply_fleet_bootstraps_gitops_once_the_cluster_is_ready(tmp_path, kube_
 
     host = load_plugins(extra=[("prepared-vpc", PreparedVpc())])
 
-    fleet = argocd_fleet(host, tmp_path)
-    (cluster,) = fleet.select(clusters=("dev-eu-1",))
+    cluster = argocd_cluster(host, tmp_path)
     kube_emulator.objects.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": cluster.namespace}})
     kube_emulator.objects.create(
         {
@@ -409,7 +385,7 @@ def test_apply_fleet_bootstraps_gitops_once_the_cluster_is_ready(tmp_path, kube_
     )
     capi = "cluster.x-k8s.io/v1beta2"
     ready = {"conditions": [{"type": t, "status": "True", "reason": "Ready", "lastTransitionTime": "2026-11-25T00:00:00Z"} for t in ("InfrastructureReady", "ControlPlaneAvailable")]}
-    when_exists(kube_emulator, capi, "Cluster", "dev-eu-1", cluster.namespace, lambda: kube_emulator.set_status(capi, "Cluster", "dev-eu-1", cluster.namespace, ready))
+    kube_emulator.when_exists(capi, "Cluster", "dev-eu-1", cluster.namespace, lambda: kube_emulator.set_status(capi, "Cluster", "dev-eu-1", cluster.namespace, ready))
     argocd_syncs(cluster_emulator)
     seen = []
     (outcome,) = apply_fleet(

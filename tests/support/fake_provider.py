@@ -76,7 +76,7 @@ def render_provider_manifests(cluster, provider, infra: InfraResult):
     if cluster.flavor == "managed":
         control_plane = k8s_object("controlplane.example.io/v1alpha1", "FakeManagedControlPlane", f"{cluster.name}-cp", ns, spec={"version": cluster.kubernetes_version})
         pools = tuple(
-            k8s_object("infrastructure.example.io/v1alpha1", "FakeManagedPool", f"{cluster.name}-{p.name}", ns, spec={"size": p.machine_size or "small"})
+            k8s_object(API, "FakeManagedPool", f"{cluster.name}-{p.name}", ns, spec={"size": p.machine_size or "small"})
             for p in cluster.workers
         )
         return ProviderManifests(infrastructure_cluster=infra_cluster, control_plane=control_plane, machine_pools=pools)

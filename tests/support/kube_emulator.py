@@ -66,7 +66,8 @@ What the emulator does
 * Bearer-token authentication with the token from the kubeconfig (401
   otherwise; ``/version`` and health endpoints are public, as on a real server).
 * Test helpers: ``.objects`` (get/list/history/create/delete), ``.requests``
-  (log + ``count()``), ``.set_status()``, ``.fail_next()``/``.drop_next()``,
+  (log + ``count()``), ``.set_status()``, ``.when_exists()`` (a controller's
+  reaction), ``.fail_next()``/``.drop_next()``,
   ``.reset()``, ``.api_client()``/``.dynamic_client()``, ``.handler`` (the kmock
   handler: its reaction DSL still works and takes precedence, e.g.
   ``emulator.handler['get /version'] << {...}``; register reactions before the
@@ -159,6 +160,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -173,7 +175,6 @@ import pytest
 import yaml
 
 __all__ = [
-    'DEFAULT_CRD_DIR',
     'ApiError',
     'Catalogue',
     'FaultRule',
@@ -189,7 +190,6 @@ __all__ = [
 ]
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_CRD_DIR = REPO_ROOT.parent / 'shared' / 'crds'
 CONTEXT_NAME = 'emulator'
 DEFAULT_NAMESPACES = ('default', 'kube-system', 'kube-public', 'kube-node-lease')
 SERVER_MANAGER = 'kube-emulator'
@@ -438,9 +438,6 @@ class Catalogue:
 
     def resources(self, group: str, version: str) -> list[ResourceType]:
         return [rt for (g, v, _), rt in self._gvr.items() if g == group and v == version]
-
-    def all(self) -> list[ResourceType]:
-        return list(self._gvr.values())
 
 
 @functools.cache
@@ -744,11 +741,6 @@ class _PathIndex:
         return path in self.prefixes or any(path[:i] in self.paths for i in range(1, len(path)))
 
 
-def _overlap(a: Path, b: Path) -> bool:
-    n = min(len(a), len(b))
-    return a[:n] == b[:n]
-
-
 def _get_path(obj: Any, path: Path) -> Any:
     node = obj
     for part in path:
@@ -907,19 +899,6 @@ class RequestRecord:
     fault: str | None = None  # 'fail' or 'drop' when injected
     status: int | None = None  # the response status (None for dropped connections)
 
-    @property
-    def data(self) -> Any:
-        """The body parsed as JSON (or YAML), None if empty or unparsable."""
-        if not self.body:
-            return None
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            try:
-                return yaml.load(self.body, Loader=_YAML_LOADER)
-            except yaml.YAMLError:
-                return None
-
     def matches(self, method: str | None = None, path_contains: str | None = None, *,
                 content_type: str | None = None, status: int | None = None) -> bool:
         return ((method is None or self.method.upper() == method.upper())
@@ -1010,10 +989,6 @@ class FaultInjector:
                         self._rules.remove(rule)
                     return rule
         return None
-
-    def pending(self) -> int:
-        with self._lock:
-            return sum(rule.remaining for rule in self._rules)
 
     def clear(self) -> None:
         with self._lock:
@@ -1669,9 +1644,12 @@ class KubeApiHandler(kmock.KubernetesEmulator):
         return self._commit(key, obj, 'ADDED')
 
     def _update(self, rt: ResourceType, key: Any, live: dict[str, Any], candidate: dict[str, Any], *,
-                manager: str, operation: str, subresource: str | None, dry_run: bool,
+                manager: str, subresource: str | None, dry_run: bool,
                 entries: list[_Entry] | None = None) -> dict[str, Any]:
-        """Write a new version computed from the live one (PUT/PATCH/apply/status). No-op writes are skipped."""
+        """Write a new version computed from the live one (PUT/PATCH/apply/status). No-op writes are skipped.
+
+        ``entries`` are the managed fields an apply computed; without them this is an Update by ``manager``.
+        """
         _, namespace, name = key
         if not isinstance(candidate, dict):
             raise ApiError(422, 'Invalid', 'the patched object must be a JSON object')
@@ -1761,7 +1739,7 @@ class KubeApiHandler(kmock.KubernetesEmulator):
             raise _not_found(rt, ap.name)
         if meta.get('resourceVersion') and meta['resourceVersion'] != live['metadata'].get('resourceVersion'):
             raise _conflict(rt, ap.name)
-        return self._update(rt, key, live, _copy(body), manager=self._manager(req), operation='Update',
+        return self._update(rt, key, live, _copy(body), manager=self._manager(req),
                             subresource=ap.subresource, dry_run=dry_run)
 
     def _patch(self, req: ApiRequest, rt: ResourceType, dry_run: bool) -> tuple[dict[str, Any], int]:
@@ -1800,7 +1778,7 @@ class KubeApiHandler(kmock.KubernetesEmulator):
             wanted_rv = (doc.get('metadata') or {}).get('resourceVersion')
             if wanted_rv and wanted_rv != live['metadata'].get('resourceVersion'):
                 raise _conflict(rt, ap.name)
-        obj = self._update(rt, key, live, doc, manager=self._manager(req), operation='Update',
+        obj = self._update(rt, key, live, doc, manager=self._manager(req),
                            subresource=ap.subresource, dry_run=dry_run)
         return obj, 200
 
@@ -1859,9 +1837,10 @@ class KubeApiHandler(kmock.KubernetesEmulator):
 
         # Fields this manager applied before and omits now are removed, unless someone else owns them.
         applied_index = _PathIndex(applied_paths)
-        keep = applied_paths | {q for e in others for q in e.paths}
+        others_index = _PathIndex(q for e in others for q in e.paths)
+        keep = applied_paths | others_index.paths
         for path in sorted(previous - applied_paths, key=len, reverse=True):
-            if applied_index.overlaps(path) or any(_overlap(path, q) for e in others for q in e.paths):
+            if applied_index.overlaps(path) or others_index.overlaps(path):
                 continue
             _del_path(result, path)
             for i in range(len(path) - 1, 0, -1):  # prune the maps this left empty
@@ -1883,7 +1862,7 @@ class KubeApiHandler(kmock.KubernetesEmulator):
         mine.paths = set(applied_paths)
         mine.api_version = rt.api_version
         mine.time = _now()
-        obj = self._update(rt, key, live, result, manager=manager, operation='Apply', subresource=ap.subresource,
+        obj = self._update(rt, key, live, result, manager=manager, subresource=ap.subresource,
                            dry_run=dry_run, entries=entries)
         return obj, 200
 
@@ -1933,7 +1912,7 @@ class KubeApiHandler(kmock.KubernetesEmulator):
 
     def _delete(self, rt: ResourceType, key: Any, live: dict[str, Any]) -> dict[str, Any]:
         if rt.gr == _NS_GR:
-            return self._delete_namespace(rt, key, live)
+            return self._delete_namespace(key, live)
         meta = live['metadata']
         if meta.get('finalizers'):
             if meta.get('deletionTimestamp'):
@@ -1954,7 +1933,7 @@ class KubeApiHandler(kmock.KubernetesEmulator):
             self._maybe_finish_namespace(key[1])
         return final
 
-    def _delete_namespace(self, rt: ResourceType, key: Any, live: dict[str, Any]) -> dict[str, Any]:
+    def _delete_namespace(self, key: Any, live: dict[str, Any]) -> dict[str, Any]:
         namespace = key[2]
         current = live
         if not live['metadata'].get('deletionTimestamp'):
@@ -2123,7 +2102,7 @@ class KubeApiHandler(kmock.KubernetesEmulator):
             raise LookupError(f'{rt.group_resource} "{name}" not found')
         candidate = _copy(live)
         candidate['status'] = _merge_patch(live.get('status'), _copy(status)) if merge else _copy(status)
-        obj = self._update(rt, key, live, candidate, manager=manager, operation='Update',
+        obj = self._update(rt, key, live, candidate, manager=manager,
                            subresource='status' if rt.has_status else None, dry_run=False)
         return _copy(self._render(obj, rt))
 
@@ -2370,6 +2349,32 @@ class KubeEmulator:
         status subresource when the kind has one: new resourceVersion, MODIFIED event (unless unchanged).
         """
         return self._call(self.handler.set_status, api_version, kind, name, namespace, status, merge)
+
+    def when_exists(self, api_version: str, kind: str, name: str, namespace: str | None, then: Callable[[], Any], *,
+                    delay: float = 0.2, timeout: float = 10.0) -> threading.Thread:
+        """
+        Run ``then()`` in a thread ``delay`` seconds after the object exists, as a controller reacting to it
+        would (e.g. ``then=lambda: emulator.set_status(...)``); give up after ``timeout`` seconds. A kind not
+        served yet (its CRD still to come) counts as absent.
+        """
+        def exists() -> bool:
+            try:
+                return self.objects.get(api_version, kind, name, namespace) is not None
+            except LookupError:
+                return False
+
+        def run() -> None:
+            deadline = time.monotonic() + timeout
+            while not exists():
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+            time.sleep(delay)
+            then()
+
+        thread = threading.Thread(target=run, name=f'kube-emulator-{self.port}-when-{kind}', daemon=True)
+        thread.start()
+        return thread
 
     def fail_next(self, n: int = 1, status: int = 500, retry_after: float | None = None, *,
                   method: str | None = None, path_contains: str | None = None) -> None:
