@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -32,7 +31,6 @@ from dokaseca.kube import Kube  # noqa: E402
 from dokaseca.plugins import load_plugins  # noqa: E402
 from dokaseca.render import render_clusters  # noqa: E402
 from dokaseca.testing.shared import find_shared_dir  # noqa: E402
-
 
 LATENCY = 0.002
 

@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from aws_stand_in import ACCOUNT_ID, AwsStandIn, is_mutating, machine_image  # noqa: E402
 
-import dokaseca_aws.plugin  # noqa: E402
 from dokaseca.config import parse_fleet  # noqa: E402
 from dokaseca.kube import ManagementCluster  # noqa: E402
 from dokaseca.plugins import load_plugins  # noqa: E402
 from dokaseca.prepare import prepare_fleet  # noqa: E402
+
+import dokaseca_aws.plugin  # noqa: E402
 from dokaseca_aws.prepare import forget  # noqa: E402
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIR0l92jLFwdmDz+m6sCW1WywguLXXzRit81Q8TCS3Rf ops@acme"

@@ -1,8 +1,8 @@
+import fake_provider
 import pytest
 
 from dokaseca.plugins import load_plugins
 
-import fake_provider
 
 @pytest.fixture
 def host():

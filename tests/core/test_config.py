@@ -4,11 +4,10 @@ import textwrap
 
 import pytest
 import yaml
+from fake_provider import BASE_FLEET
 
 from dokaseca.config import parse_fleet
 from dokaseca.errors import FleetError
-
-from fake_provider import BASE_FLEET
 
 
 def fleet(overrides: str = "", base: str = BASE_FLEET) -> dict:

@@ -3,8 +3,10 @@
 import json
 import re
 
+import fake_provider
 import pytest
 import yaml
+from fake_provider import BASE_FLEET
 
 from dokaseca import hookimpl
 from dokaseca.config import parse_fleet
@@ -34,9 +36,6 @@ from dokaseca.models import GitOpsMetadata
 from dokaseca.plugins import load_plugins
 from dokaseca.render import render_clusters
 from dokaseca.testing import crd_schemas_for
-
-import fake_provider
-from fake_provider import BASE_FLEET
 
 ADDONS = {"url": "https://git.example/platform-addons", "revision": "main", "basePath": "argocd/", "path": "bootstrap"}
 WORKLOADS = {"url": "https://git.example/platform-workloads", "revision": "v1.4.0", "path": "apps"}

@@ -2,16 +2,15 @@
 every hook in hookspecs.py has a test_hook_<name> somewhere in tests/)."""
 
 
+import fake_provider
 import pytest
+from fake_provider import BASE_FLEET
 
 from dokaseca import hookimpl
 from dokaseca.gitops import cluster_metadata
 from dokaseca.kube import ManagementCluster
 from dokaseca.models import BootstrapResult, CheckResult, GitOpsMetadata, InfraResult
 from dokaseca.plugins import load_plugins
-
-import fake_provider
-from fake_provider import BASE_FLEET
 
 
 def fleet_cluster(host):

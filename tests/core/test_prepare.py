@@ -5,8 +5,10 @@ outputs saved for ``apply --no-prepare``."""
 import threading
 import time
 
+import fake_provider
 import pytest
 import yaml
+from fake_provider import BASE_FLEET
 
 from dokaseca import hookimpl
 from dokaseca.apply import apply_fleet
@@ -16,9 +18,6 @@ from dokaseca.kube import Kube, ManagementCluster
 from dokaseca.models import InfraResult
 from dokaseca.plugins import load_plugins
 from dokaseca.prepare import prepare_fleet, save_outputs, saved_outputs
-
-import fake_provider
-from fake_provider import BASE_FLEET
 
 
 class Preparer:

@@ -1,7 +1,9 @@
 """The render pipeline and the core's CAPI objects, checked against the upstream CAPI CRDs."""
 
+import fake_provider
 import pytest
 import yaml
+from fake_provider import BASE_FLEET
 
 from dokaseca import hookimpl
 from dokaseca.config import parse_fleet
@@ -10,9 +12,6 @@ from dokaseca.manifests import dump_all
 from dokaseca.plugins import load_plugins
 from dokaseca.render import apply_rank, render_cluster
 from dokaseca.testing import crd_schemas_for
-
-import fake_provider
-from fake_provider import BASE_FLEET
 
 CAPI_GROUPS = ("cluster.x-k8s.io/", "bootstrap.cluster.x-k8s.io/", "controlplane.cluster.x-k8s.io/")
 

@@ -15,20 +15,19 @@ import time
 from pathlib import Path
 
 import pytest
-
-from dokaseca import hookimpl
-from dokaseca.models import GitOpsMetadata, InfraResult
 import yaml
 from click.testing import CliRunner
-from dokaseca import gitops
+from kube_emulator import kube_emulator_fixture
+
+from dokaseca import gitops, hookimpl
 from dokaseca.apply import ClusterOutcome, bootstrap
 from dokaseca.builtin import argocd as argocd_plugin
 from dokaseca.cli import cli
 from dokaseca.config import load_fleet
 from dokaseca.errors import DokasecaError
+from dokaseca.models import GitOpsMetadata, InfraResult
 from dokaseca.plugins import load_plugins
 from dokaseca.testing import shared_dir
-from kube_emulator import kube_emulator_fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "fleet.yaml"

@@ -15,7 +15,6 @@ from typing import Any, Iterable, Optional
 import attrs
 
 from dokaseca.errors import Problem
-from dokaseca.validators import cidrs_overlap, is_cidr
 from dokaseca.models import (
     Blueprint,
     ClusterEntry,
@@ -28,6 +27,7 @@ from dokaseca.models import (
     NetworkLayer,
     WorkerPool,
 )
+from dokaseca.validators import cidrs_overlap, is_cidr
 
 BUILTIN = "built-in"
 

@@ -10,7 +10,6 @@ from typing import Any, Iterable, Mapping, Optional
 import yaml
 
 
-
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     # Objects share sub-dicts (one nodeRegistration for init and join);
     # anchors and aliases would make the output hard to read and to diff.

@@ -2,8 +2,8 @@ import json
 import os
 
 import pytest
-
 from aws_stand_in import AwsStandIn, machine_image
+
 from dokaseca_aws.prepare import forget
 
 # Machine images every region of the stand-in has, for the AMI look-up: CAPA's

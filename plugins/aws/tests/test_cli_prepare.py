@@ -8,9 +8,9 @@ import json
 
 import pytest
 import yaml
+from aws_stand_in import ACCOUNT_ID
 from click.testing import CliRunner
 
-from aws_stand_in import ACCOUNT_ID
 from dokaseca.cli import cli
 from dokaseca.testing import fleet_yaml
 

@@ -2,11 +2,12 @@
 
 import pytest
 
-import dokaseca_aws.plugin
 from dokaseca.config import parse_fleet
 from dokaseca.gitops import cluster_metadata
 from dokaseca.models import InfraResult
 from dokaseca.testing import OneClusterFleet
+
+import dokaseca_aws.plugin
 
 FLEET = OneClusterFleet("aws", {"sshKeyName": "platform"}, name="web-1", region="eu-west-1")
 

@@ -8,8 +8,8 @@ client process is killed (see tests/support/aws_stand_in.py).
 from __future__ import annotations
 
 import copy
-import re
 import json
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -18,13 +18,14 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-
-import dokaseca_aws.plugin
 from aws_stand_in import ACCOUNT_ID, is_mutating
+
 from dokaseca.config import parse_fleet
 from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec, InfraResult
 from dokaseca.testing import OneClusterFleet
+
+import dokaseca_aws.plugin
 from dokaseca_aws import iam_policies
 from dokaseca_aws.prepare import forget
 from dokaseca_aws.tags import tag as _tag

@@ -9,14 +9,16 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Callable
 
-import dokaseca_aws.plugin
 import pytest
 import yaml
+
 from dokaseca.crds import CRDSchemas
 from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, extra_args, one
+
+import dokaseca_aws.plugin
 from dokaseca_aws.config import CAPA_AMI_NAME_FORMAT
 from dokaseca_aws.eks import is_arm64
 from dokaseca_aws.manifests import capa_name_format

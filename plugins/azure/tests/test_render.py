@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-import dokaseca_azure.plugin
 import pytest
 import yaml
+
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError, ProviderError
@@ -19,6 +19,8 @@ from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.render import render_cluster
 from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, extra_args, one
+
+import dokaseca_azure.plugin
 
 SUBSCRIPTION = "0b8f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
 CLIENT_ID = "5d1c9f3e-7a2b-4c8d-9e0f-1a2b3c4d5e6f"

@@ -9,13 +9,14 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-import dokaseca_gcp.plugin
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, extra_args, node_registrations, one
+
+import dokaseca_gcp.plugin
 
 PROJECT = "acme-web-prod"
 REGION = "europe-west1"

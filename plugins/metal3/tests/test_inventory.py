@@ -9,11 +9,12 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-import dokaseca_metal3.plugin
 from dokaseca.config import load_fleet, parse_fleet
 from dokaseca.errors import FleetError
 from dokaseca.plugins import PluginHost
 from dokaseca.testing import OneClusterFleet, fleet_yaml
+
+import dokaseca_metal3.plugin
 from dokaseca_metal3.inventory import BMC_SCHEMES
 
 HOSTS_PATH = "clusters[0].metal3.inventory.hosts"

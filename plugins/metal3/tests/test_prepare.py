@@ -15,7 +15,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import dokaseca_metal3.plugin
 from dokaseca.cli import cli
 from dokaseca.config import load_fleet
 from dokaseca.errors import ProviderError
@@ -24,6 +23,8 @@ from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.render import render_cluster
+
+import dokaseca_metal3.plugin
 
 PASSWORD = "Tr0ub4dor-BMC-s3cret"
 USERNAME = "metal-admin"

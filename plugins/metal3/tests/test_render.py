@@ -12,13 +12,14 @@ import attrs
 import pytest
 import yaml
 
-import dokaseca_metal3.plugin
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import ProviderError
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, node_registrations, one
+
+import dokaseca_metal3.plugin
 
 VIP = "172.16.10.5"
 IMAGE_SHA256 = "a" * 64

@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import attrs
-import dokaseca_vsphere.plugin
 import pytest
 import yaml
+
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, fleet_problems, node_registrations, one
+
+import dokaseca_vsphere.plugin
 
 VIP = "10.20.0.10"
 SERVER = "vcenter.example.com"

@@ -10,6 +10,7 @@
 """
 
 from dokaseca.testing.contract import ProviderContract
+from dokaseca.testing.fixtures import crd_schemas, plugin_host, shared_folder  # noqa: F401  (pytest fixtures)
 from dokaseca.testing.helpers import (
     OneClusterFleet,
     by_kind,
@@ -23,7 +24,6 @@ from dokaseca.testing.helpers import (
     render_objects,
 )
 from dokaseca.testing.shared import crd_schemas_for, shared_dir
-from dokaseca.testing.fixtures import crd_schemas, plugin_host, shared_folder  # noqa: F401  (pytest fixtures)
 
 __all__ = [
     "OneClusterFleet",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec
+from dokaseca.once import Once
 
 from dokaseca_aws.config import AwsConfig
-from dokaseca_aws.once import Once
 from dokaseca_aws.session import Aws
 
 _lookups = Once()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+from dokaseca.changes import Changes
 from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec
+from dokaseca.once import Once
 
-from dokaseca_aws.changes import Changes
 from dokaseca_aws.config import AwsConfig
-from dokaseca_aws.once import Once
 from dokaseca_aws.session import Aws, absent, exists_ok
 from dokaseca_aws.tags import OWNER, OWNER_KEY, key_values
 

@@ -20,12 +20,12 @@ from typing import Any, Optional
 
 import attrs
 
+from dokaseca.changes import Changes
 from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec
+from dokaseca.once import Once
 
-from dokaseca_aws.changes import Changes
 from dokaseca_aws.config import AwsConfig
-from dokaseca_aws.once import Once
 from dokaseca_aws.session import Aws
 from dokaseca_aws.tags import OWNER, OWNER_KEY, key_values
 from dokaseca_aws.tags import tag as _tag

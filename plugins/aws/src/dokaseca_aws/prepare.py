@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from dokaseca import once
+from dokaseca.changes import Changes
 from dokaseca.models import ClusterSpec, InfraResult
 
-from dokaseca_aws import iam, once
+from dokaseca_aws import iam
 from dokaseca_aws.ami import find_ami
-from dokaseca_aws.changes import Changes
 from dokaseca_aws.keypair import ensure_key_pair
 from dokaseca_aws.network import ensure_network
 from dokaseca_aws.own_network import check_own_network

@@ -18,9 +18,8 @@ import attrs
 
 from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec
+from dokaseca.once import Once
 from dokaseca.validators import did_you_mean
-
-from dokaseca_aws.once import Once
 
 # botocore's standard mode retries throttling, 5xx and connection errors with
 # jittered backoff; a user's AWS_RETRY_MODE / AWS_MAX_ATTEMPTS still win.

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import attrs
+
 from dokaseca.validators import InvalidValue, cidrs, dns_label, one_of, ssh_public_key_problem
 
 DEFAULT_VM_SIZE = "Standard_D2s_v3"

@@ -24,6 +24,7 @@ import attrs
 import yaml
 
 from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL, FLEET_LABEL
+
 # structure_problems: the loader's own error paths, so a file's problems read like the inline block's.
 from dokaseca.config import make_converter, structure_problems, validate_tree, yaml_key
 from dokaseca.errors import REDACTED, Problem, ProviderError, redact

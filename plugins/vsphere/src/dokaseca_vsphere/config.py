@@ -10,6 +10,7 @@ import re
 from typing import Any, Optional
 
 import attrs
+
 from dokaseca import kube_vip
 from dokaseca.validators import InvalidValue, one_of, ssh_public_keys
 

@@ -1,10 +1,10 @@
-"""The list of changes prepare makes, or in a dry run would make."""
+"""The list of changes a provider's prepare makes, or in a dry run would make (used by every provider)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Hashable, Optional, TypeVar
 
-from dokaseca_aws.once import Once
+from dokaseca.once import Once
 
 T = TypeVar("T")
 

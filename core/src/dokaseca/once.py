@@ -1,7 +1,7 @@
 """Work done once per process, however many clusters ask for it at once.
 
-Clusters are prepared from several threads. What they share (a boto3
-session, the account's IAM roles, an environment's network) is made by the
+Clusters are prepared from several threads. What they share (an SDK
+session, an account's IAM roles, an environment's network) is made by the
 first thread that asks; the others wait for it and get its result. A failure
 is not remembered: the next caller tries again.
 """
@@ -54,6 +54,6 @@ class Once:
 
 
 def forget_all() -> None:
-    """Drop every memo: the next prepare looks at AWS afresh (new sessions, new lookups)."""
+    """Drop every memo of every provider: the next prepare looks afresh (new sessions, new lookups)."""
     for memo in list(_every_memo):
         memo.clear()
