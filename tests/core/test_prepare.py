@@ -18,6 +18,7 @@ from dokaseca.kube import Kube, ManagementCluster
 from dokaseca.models import InfraResult
 from dokaseca.plugins import load_plugins
 from dokaseca.prepare import prepare_fleet, save_outputs, saved_outputs
+from dokaseca.progress import report
 
 
 class Preparer:
@@ -37,6 +38,7 @@ class Preparer:
             time.sleep(self.delay)
             if self.use_management:
                 management.kube  # noqa: B018 - connecting is the point
+            report(f"waited for {cluster.name}'s network")
             if cluster.name in self.fail:
                 raise ProviderError(f"no credentials for {cluster.name}")
             if self.answer is not None:
@@ -71,6 +73,8 @@ def test_clusters_are_prepared_side_by_side_within_the_bound_and_reported_in_ord
     assert preparer.most == 3
     assert all(o.actions == ["create network net-dev"] and o.outputs == {"network_id": "net-dev"} and not o.error for o in outcomes)
     assert ("dev-0", "preparing (fake)") in lines and ("dev-0", "changed 1 resource(s)") in lines
+    # What a provider reports from inside its hook is shown under the cluster it works on, whichever thread runs it.
+    assert sorted(line for line in lines if line[1].startswith("waited")) == [(f"dev-{i}", f"waited for dev-{i}'s network") for i in range(6)]
 
 
 def test_a_failing_cluster_is_reported_and_the_others_go_on():

@@ -21,6 +21,7 @@ from dokaseca.errors import DokasecaError
 from dokaseca.kube import ManagementCluster
 from dokaseca.models import ClusterSpec, InfraResult
 from dokaseca.plugins import PluginHost
+from dokaseca.progress import reporting
 
 Progress = Callable[[str, str], None]  # (cluster name, what happened)
 
@@ -76,7 +77,8 @@ def prepare_fleet(
         outcome = PrepareOutcome(name=cluster.name, environment=cluster.environment, provider=cluster.provider, dry_run=dry_run)
         say(cluster.name, f"planning ({cluster.provider})" if dry_run else f"preparing ({cluster.provider})")
         try:
-            result = prepare_cluster(host, cluster, management=management, dry_run=dry_run)
+            with reporting(lambda what: say(cluster.name, what)):
+                result = prepare_cluster(host, cluster, management=management, dry_run=dry_run)
         except DokasecaError as exc:
             # Providers may name the cluster themselves; the reader must see it once, not twice or never.
             message = str(exc)
