@@ -110,6 +110,27 @@ def test_managed_flavor_in_clusterclass_mode_uses_the_providers_templates(host):
     assert_capi_objects_valid(kinds["ClusterClass"] + kinds["Cluster"])
 
 
+def test_node_pools_become_machine_pool_classes_that_start_at_the_clouds_size(host):
+    workers = [{"name": "general", "replicas": 2, "failureDomain": "zone-a"}, {"name": "auto", "minReplicas": 3, "maxReplicas": 6}]
+    cluster = cluster_from(host, flavor="managed", mode="clusterclass", fake={"nodePools": True}, workers=workers)
+    kinds = by_kind(render_cluster(host, cluster).objects)
+    (cluster_class,) = kinds["ClusterClass"]
+    assert list(cluster_class["spec"]["workers"]) == ["machinePools"]
+    general, auto = cluster_class["spec"]["workers"]["machinePools"]
+    assert general["infrastructure"]["templateRef"]["name"].startswith("dev-1-general-pool-")
+    assert "healthCheck" not in general, "node pools are repaired by the cloud"
+    assert cluster_class["spec"]["controlPlane"]["naming"] == {"template": "{{ .cluster.name }}"}
+    topology = kinds["Cluster"][0]["spec"]["topology"]
+    assert topology["workers"] == {
+        "machinePools": [
+            {"class": "general", "name": "general", "replicas": 2},  # its zones are in the provider's template
+            {"class": "auto", "name": "auto", "replicas": 3},  # the cloud scales it: no cluster-autoscaler annotations
+        ]
+    }
+    assert "MachineHealthCheck" not in kinds
+    assert_capi_objects_valid(kinds["ClusterClass"] + kinds["Cluster"])
+
+
 def test_templates_are_named_after_their_content(host):
     def template_names(**fields):
         objects = render_cluster(host, cluster_from(host, **fields)).objects

@@ -18,6 +18,7 @@ class FakeConfig:
     size: str = attrs.field(default="small", validator=one_of("small", "large"))
     zone: Optional[str] = None
     image_name: str = "ubuntu"
+    node_pools: bool = False  # managed flavor, ClusterClass mode: workers as MachinePool classes the cloud scales
 
 
 @hookimpl
@@ -64,9 +65,17 @@ def render_provider_manifests(cluster, provider, infra: InfraResult):
             "controlplane.example.io/v1alpha1", "FakeManagedControlPlaneTemplate", versioned_name(f"{cluster.name}-cp", cp_spec), ns, spec=cp_spec
         )
         boot_spec = {"template": {"spec": {}}}
+        node_pools = {}
+        if cluster.provider_config.node_pools:
+            node_pools = dict(
+                worker_machine_pool_templates={p.name: template(f"{cluster.name}-{p.name}-pool", p.machine_size or "small") for p in cluster.workers},
+                worker_replicas={p.name: p.min_replicas for p in cluster.workers if p.autoscaled},
+                control_plane_naming="{{ .cluster.name }}",
+            )
         return ProviderManifests(
             infrastructure_cluster=infra_cluster,
             control_plane_template=control_plane_template,
+            **node_pools,
             worker_machine_templates={p.name: template(f"{cluster.name}-{p.name}", p.machine_size or "small") for p in cluster.workers},
             worker_bootstrap_templates={
                 p.name: k8s_object("bootstrap.example.io/v1alpha1", "FakeConfigTemplate", versioned_name(f"{cluster.name}-{p.name}", boot_spec), ns, spec=boot_spec)

@@ -243,36 +243,47 @@ def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dic
         }
         if cluster.health_checks:
             control_plane["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "100%"}}}
-    classes, topology_workers = [], []
+    if provided.control_plane_naming:
+        control_plane["naming"] = {"template": provided.control_plane_naming}
+    classes: dict[str, list[dict[str, Any]]] = {"machineDeployments": [], "machinePools": []}
+    topology_workers: dict[str, list[dict[str, Any]]] = {"machineDeployments": [], "machinePools": []}
     for pool in cluster.workers:
         if pool.name in provided.worker_bootstrap_templates:
             config = dict(provided.worker_bootstrap_templates[pool.name])  # the provider renders it with its own objects
         else:
             config = _kubeadm_config_template(cluster, pool, provided.kubeadm)
             objects.append(config)
+        machine_pool = provided.worker_machine_pool_templates.get(pool.name)
+        infrastructure = machine_pool if machine_pool is not None else _worker_template(cluster, provided, pool)
         worker_class: dict[str, Any] = {
             "class": pool.name,
             "bootstrap": {"templateRef": template_ref(config)},
-            "infrastructure": {"templateRef": template_ref(_worker_template(cluster, provided, pool))},
+            "infrastructure": {"templateRef": template_ref(infrastructure)},
         }
-        if cluster.health_checks:
-            worker_class["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "40%"}}}
-        classes.append(worker_class)
         topology_pool: dict[str, Any] = {"class": pool.name, "name": pool.name}
-        if pool.failure_domain:
-            topology_pool["failureDomain"] = pool.failure_domain
+        # A node pool is repaired by its cloud and its zones are in the provider's
+        # template: its MachinePool class has no health check or failure domain.
+        if machine_pool is None:
+            if cluster.health_checks:
+                worker_class["healthCheck"] = {"checks": _health_checks(), "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": "40%"}}}
+            if pool.failure_domain:
+                topology_pool["failureDomain"] = pool.failure_domain
         annotations = _autoscaler_annotations(pool)
-        if annotations:
+        if pool.name in provided.worker_replicas:
+            topology_pool["replicas"] = provided.worker_replicas[pool.name]
+        elif annotations:
             topology_pool["metadata"] = {"annotations": annotations}
         else:
             topology_pool["replicas"] = pool.replicas
-        topology_workers.append(topology_pool)
+        kind = "machinePools" if machine_pool is not None else "machineDeployments"
+        classes[kind].append(worker_class)
+        topology_workers[kind].append(topology_pool)
     spec: dict[str, Any] = {
         "infrastructure": {"templateRef": template_ref(provided.infrastructure_cluster)},
         "controlPlane": control_plane,
     }
-    if classes:
-        spec["workers"] = {"machineDeployments": classes}
+    if any(classes.values()):
+        spec["workers"] = {kind: entries for kind, entries in classes.items() if entries}
     cluster_class = k8s_object(CAPI_VERSION, "ClusterClass", cluster.name, cluster.namespace, spec=spec)
     topology: dict[str, Any] = {
         "classRef": {"name": cluster_class["metadata"]["name"]},
@@ -280,8 +291,8 @@ def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dic
     }
     if not cluster.managed:  # a managed control plane has no machines to count
         topology["controlPlane"] = {"replicas": cluster.control_plane.replicas}
-    if topology_workers:
-        topology["workers"] = {"machineDeployments": topology_workers}
+    if any(topology_workers.values()):
+        topology["workers"] = {kind: entries for kind, entries in topology_workers.items() if entries}
     objects.append(cluster_class)
     objects.append(_cluster(cluster, provided, control_plane=None, topology=topology))
     return objects

@@ -307,6 +307,17 @@ class ProviderManifests:
     :param worker_bootstrap_templates: worker pool name -> bootstrap config
         template (``NodeadmConfigTemplate``) used instead of the core's
         KubeadmConfigTemplate; ClusterClass mode, managed flavors.
+    :param worker_machine_pool_templates: ClusterClass mode: worker pool name ->
+        the infrastructure template of a MachinePool class
+        (``AzureManagedMachinePoolTemplate``), for pools the cloud runs as node
+        pools; the core renders a MachinePool class and topology entry for
+        them instead of a MachineDeployment one.
+    :param worker_replicas: ClusterClass mode: worker pool name -> the size a
+        pool the cloud scales itself starts at. Its topology entry then carries
+        these replicas and no cluster-autoscaler annotations.
+    :param control_plane_naming: ClusterClass mode: the name template of the
+        control-plane object (``{{ .cluster.name }}``), for clouds that name the
+        managed cluster after it.
     :param extra: identities and other objects, applied before the rest.
     :param kubeadm: tweaks to the kubeadm objects the core renders.
     """
@@ -318,6 +329,9 @@ class ProviderManifests:
     machine_pools: tuple[Mapping[str, Any], ...] = ()
     control_plane_template: Optional[Mapping[str, Any]] = None
     worker_bootstrap_templates: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    worker_machine_pool_templates: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    worker_replicas: Mapping[str, int] = attrs.field(factory=dict)
+    control_plane_naming: Optional[str] = None
     extra: tuple[Mapping[str, Any], ...] = ()
     kubeadm: KubeadmSettings = KubeadmSettings()
 

@@ -70,6 +70,7 @@ def provider_objects(provided: ProviderManifests) -> list[Mapping[str, Any]]:
     if provided.control_plane_machine_template is not None:
         objects.append(provided.control_plane_machine_template)
     objects += [provided.worker_machine_templates[name] for name in provided.worker_machine_templates]
+    objects += [provided.worker_machine_pool_templates[name] for name in provided.worker_machine_pool_templates]
     if provided.control_plane is not None:
         objects.append(provided.control_plane)
     if provided.control_plane_template is not None:

@@ -141,7 +141,7 @@ class ProviderContract:
         """Machine templates are immutable: a change must come as a new name (``versioned_name``)."""
         for flavor, mode in self.combinations(provider):
             provided = host.hook.render_provider_manifests(cluster=self.cluster(host, flavor=flavor, mode=mode), provider=provider, infra=InfraResult())
-            templates = [*provided.worker_machine_templates.values()]
+            templates = [*provided.worker_machine_templates.values(), *provided.worker_machine_pool_templates.values()]
             if provided.control_plane_machine_template is not None:
                 templates.append(provided.control_plane_machine_template)
             if mode == "clusterclass":
