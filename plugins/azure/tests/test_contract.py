@@ -28,6 +28,20 @@ class TestContract(ProviderContract):
             "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/cloud-provider"
         ),
         "sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests ops@example.com",
+        # One block for both flavors, as a fleet's defaults would hold it.
+        "aks": {
+            "systemPools": ["general"],
+            "skuTier": "Standard",
+            "networkPolicy": "cilium",
+            "networkDataplane": "cilium",
+            "outboundType": "managedNATGateway",
+            "maxPods": 60,
+            "osDiskType": "Managed",
+            "identityId": (
+                "/subscriptions/0b8f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d/resourceGroups/identities"
+                "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aks-control-plane"
+            ),
+        },
     }
     region = "westeurope"
     crd_folders = ("capi", "capz")

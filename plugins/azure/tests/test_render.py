@@ -15,6 +15,7 @@ import yaml
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError, ProviderError
+from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.render import render_cluster
@@ -829,3 +830,516 @@ def test_clusterclass_rendering_matches_capz_clusterclass_template(host: PluginH
     assert our_kcp["diskSetup"] == ref_kcp["diskSetup"]
     assert our_kcp["mounts"] == ref_kcp["mounts"]
     assert [f["contentFrom"]["secret"]["key"] for f in our_kcp["files"]] == [f["contentFrom"]["secret"]["key"] for f in ref_kcp["files"]]
+
+
+# -- AKS (flavor: aks) ---------------------------------------------------------------------------
+
+AKS_WORKERS: list[dict[str, Any]] = [
+    {"name": "system", "replicas": 2},
+    {
+        "name": "batch",
+        "minReplicas": 1,
+        "maxReplicas": 5,
+        "labels": {"workload": "batch"},
+        "taints": [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}],
+    },
+]
+KUBELET_IDENTITY = USER_IDENTITY.replace("cloud-provider", "kubelet")
+
+
+def render_aks(host: PluginHost, config: dict | None = None, infra: InfraResult | None = None, **cluster: Any) -> list[dict]:
+    return render(host, config, infra, flavor="aks", **{"workers": AKS_WORKERS, **cluster})
+
+
+def test_aks_classic_renders_a_managed_control_plane_and_agent_pools(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    objects = render_aks(host)
+
+    assert crd_schemas.validate_all(objects) == []
+    assert {o["kind"] for o in objects} == {
+        "AzureClusterIdentity",
+        "AzureManagedCluster",
+        "AzureManagedControlPlane",
+        "AzureManagedMachinePool",
+        "MachinePool",
+        "Cluster",
+    }
+    # The AKS cluster in Azure is named after the fleet's cluster.
+    control_plane = one(objects, "AzureManagedControlPlane", "prod-1")
+    assert control_plane["spec"] == {
+        "location": "westeurope",
+        "subscriptionID": SUBSCRIPTION,
+        "resourceGroupName": "prod-1",
+        "identityRef": {"apiVersion": CAPZ, "kind": "AzureClusterIdentity", "name": "prod-1-identity", "namespace": "prod"},
+        "virtualNetwork": {"name": "prod-1-vnet", "cidrBlock": "10.0.0.0/8", "subnet": {"name": "node-subnet", "cidrBlock": "10.1.0.0/16"}},
+        "networkPlugin": "azure",
+        "networkPluginMode": "overlay",
+        "sku": {"tier": "Free"},
+        "oidcIssuerProfile": {"enabled": True},
+        "securityProfile": {"workloadIdentity": {"enabled": True}},
+        "version": "v1.33.1",
+    }
+    assert one(objects, "AzureManagedCluster", "prod-1")["spec"] == {}
+    cluster_spec = one(objects, "Cluster")["spec"]
+    assert cluster_spec["controlPlaneRef"] == {
+        "apiGroup": "infrastructure.cluster.x-k8s.io",
+        "kind": "AzureManagedControlPlane",
+        "name": "prod-1",
+    }
+    assert cluster_spec["infrastructureRef"] == {
+        "apiGroup": "infrastructure.cluster.x-k8s.io",
+        "kind": "AzureManagedCluster",
+        "name": "prod-1",
+    }
+
+    # One agent pool per worker pool; the first is AKS's System pool.
+    assert one(objects, "AzureManagedMachinePool", "prod-1-system")["spec"] == {
+        "mode": "System",
+        "name": "system",
+        "sku": "Standard_D2s_v3",
+        "osDiskSizeGB": 128,
+    }
+    assert one(objects, "AzureManagedMachinePool", "prod-1-batch")["spec"] == {
+        "mode": "User",
+        "name": "batch",
+        "sku": "Standard_D2s_v3",
+        "osDiskSizeGB": 128,
+        "scaling": {"minSize": 1, "maxSize": 5},
+        "nodeLabels": {"workload": "batch"},
+        "taints": [{"effect": "NoSchedule", "key": "dedicated", "value": "batch"}],
+    }
+    fixed = one(objects, "MachinePool", "prod-1-system")
+    assert fixed["spec"]["replicas"] == 2
+    assert fixed["spec"]["template"]["spec"] == {
+        "clusterName": "prod-1",
+        "version": "v1.33.1",
+        "bootstrap": {"dataSecretName": ""},
+        "infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "AzureManagedMachinePool", "name": "prod-1-system"},
+    }
+    # Autoscaled: no replicas to fight AKS's autoscaler over; CAPI sizes the new pool from the bounds.
+    scaled = one(objects, "MachinePool", "prod-1-batch")
+    assert "replicas" not in scaled["spec"]
+    assert scaled["metadata"]["annotations"] == {
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": "1",
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "5",
+    }
+
+
+def test_aks_settings_reach_the_managed_control_plane(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    aks = {
+        "skuTier": "Standard",
+        "networkPolicy": "cilium",
+        "networkDataplane": "cilium",
+        "outboundType": "managedNATGateway",
+        "authorizedIpRanges": ["203.0.113.0/24"],
+        "workloadIdentity": False,
+        "identityId": USER_IDENTITY,
+        "kubeletIdentityId": KUBELET_IDENTITY,
+    }
+    objects = render_aks(host, with_config(aks=aks, additionalTags={"team": "platform"}, sshPublicKey=SSH_KEY))
+    assert crd_schemas.validate_all(objects) == []
+    spec = one(objects, "AzureManagedControlPlane")["spec"]
+    assert (spec["sku"], spec["networkPolicy"], spec["networkDataplane"], spec["outboundType"]) == (
+        {"tier": "Standard"},
+        "cilium",
+        "cilium",
+        "managedNATGateway",
+    )
+    assert spec["apiServerAccessProfile"] == {"authorizedIPRanges": ["203.0.113.0/24"]}
+    assert spec["identity"] == {"type": "UserAssigned", "userAssignedIdentityResourceID": USER_IDENTITY}
+    assert spec["kubeletUserAssignedIdentity"] == KUBELET_IDENTITY
+    assert "securityProfile" not in spec and spec["oidcIssuerProfile"] == {"enabled": True}
+    assert spec["additionalTags"] == {"team": "platform"}
+    assert base64.b64decode(spec["sshPublicKey"]).decode() == SSH_KEY
+    for pool in by_kind(objects, "AzureManagedMachinePool"):
+        assert pool["spec"]["additionalTags"] == {"team": "platform"}
+
+    private = one(render_aks(host, with_config(apiEndpoint="private")), "AzureManagedControlPlane")["spec"]
+    assert private["apiServerAccessProfile"] == {"enablePrivateCluster": True}
+    # Overlay is the azure plugin's mode; null gives pods node-subnet addresses; kubenet has no mode.
+    node_subnet = one(render_aks(host, with_config(aks={"networkPluginMode": None})), "AzureManagedControlPlane")["spec"]
+    assert node_subnet["networkPlugin"] == "azure" and "networkPluginMode" not in node_subnet
+    kubenet = one(render_aks(host, with_config(aks={"networkPlugin": "kubenet"})), "AzureManagedControlPlane")["spec"]
+    assert kubenet["networkPlugin"] == "kubenet" and "networkPluginMode" not in kubenet
+
+
+def test_aks_pools_take_sizes_zones_and_modes(host: PluginHost) -> None:
+    config = with_config(
+        vmSize="Standard_D4s_v5",
+        availabilityZones=["1", "2"],
+        osDisk={"sizeGb": 256, "type": "Premium_LRS"},  # the storage type is a VM's setting: AKS ignores it
+        aks={"systemPools": ["batch", "infra"], "maxPods": 60, "osDiskType": "Ephemeral"},
+    )
+    workers = [
+        {"name": "general", "replicas": 3, "machineSize": "Standard_E8s_v5"},
+        {"name": "batch", "replicas": 2, "failureDomain": "2"},
+        {"name": "infra", "replicas": 1},
+    ]
+    pools = {o["spec"]["name"]: o["spec"] for o in by_kind(render_aks(host, config, workers=workers), "AzureManagedMachinePool")}
+    assert {name: spec["mode"] for name, spec in pools.items()} == {"general": "User", "batch": "System", "infra": "System"}
+    assert {name: spec["sku"] for name, spec in pools.items()} == {
+        "general": "Standard_E8s_v5",
+        "batch": "Standard_D4s_v5",
+        "infra": "Standard_D4s_v5",
+    }
+    assert {name: spec["availabilityZones"] for name, spec in pools.items()} == {"general": ["1", "2"], "batch": ["2"], "infra": ["1", "2"]}
+    for spec in pools.values():
+        assert (spec["maxPods"], spec["osDiskType"], spec["osDiskSizeGB"]) == (60, "Ephemeral", 256)
+        assert "managedDisk" not in spec and "Premium_LRS" not in str(spec)
+
+
+def test_aks_network_comes_from_the_block_then_prepare(host: PluginHost) -> None:
+    config = with_config(
+        resourceGroup="rg-prod",
+        vnet={"name": "shared-vnet", "resourceGroup": "rg-network", "cidrBlocks": ["10.8.0.0/16"]},
+        subnets={"node": {"name": "aks-nodes", "cidrBlocks": ["10.8.0.0/20"]}},
+    )
+    spec = one(render_aks(host, config), "AzureManagedControlPlane")["spec"]
+    assert spec["resourceGroupName"] == "rg-prod"
+    assert spec["virtualNetwork"] == {
+        "name": "shared-vnet",
+        "cidrBlock": "10.8.0.0/16",
+        "resourceGroup": "rg-network",
+        "subnet": {"name": "aks-nodes", "cidrBlock": "10.8.0.0/20"},
+    }
+
+    # What prepare made or found wins: the node subnet by its role, else by the block's name, else the only one.
+    other_sub = "11111111-2222-4333-8444-555555555555"
+    subnets = [
+        {"name": "env-cp", "id": "/subscriptions/x/.../env-cp", "cidr": "10.30.0.0/24", "role": "control-plane"},
+        {"name": "env-nodes", "id": "/subscriptions/x/.../env-nodes", "cidr": "10.30.16.0/20", "role": "node"},
+    ]
+    outputs = {
+        "subscription_id": other_sub,
+        "resource_group": "rg-from-prepare",
+        "vnet_name": "env-vnet",
+        "vnet_resource_group": "rg-env-network",
+        "subnets": subnets,
+    }
+    prepared = one(render_aks(host, config, infra=InfraResult(outputs=outputs)), "AzureManagedControlPlane")["spec"]
+    assert (prepared["subscriptionID"], prepared["resourceGroupName"]) == (other_sub, "rg-from-prepare")
+    assert prepared["virtualNetwork"]["name"] == "env-vnet"
+    assert prepared["virtualNetwork"]["resourceGroup"] == "rg-env-network"
+    assert prepared["virtualNetwork"]["subnet"] == {"name": "env-nodes", "cidrBlock": "10.30.16.0/20"}
+
+    by_name = [{"name": "cp", "cidr": "10.30.0.0/24"}, {"name": "aks-nodes", "cidr": "10.30.32.0/20"}]
+    named = one(render_aks(host, config, infra=InfraResult(outputs={"subnets": by_name})), "AzureManagedControlPlane")["spec"]
+    assert named["virtualNetwork"]["subnet"] == {"name": "aks-nodes", "cidrBlock": "10.30.32.0/20"}
+    only = one(
+        render_aks(host, infra=InfraResult(outputs={"subnets": [{"name": "nodes", "cidr": "10.5.0.0/16"}]})), "AzureManagedControlPlane"
+    )
+    assert only["spec"]["virtualNetwork"]["subnet"] == {"name": "nodes", "cidrBlock": "10.5.0.0/16"}
+
+
+@pytest.mark.parametrize("flavor", ["kubeadm", "aks"])
+def test_offline_render_names_what_prepare_makes(host: PluginHost, flavor: str) -> None:
+    """Without a prepare, render points at the resource group and the shared vnet
+    prepare would make (dokaseca_azure.names), so the two always agree."""
+    config = with_config(resourceGroupScope="environment", network={"create": True})
+    objects = render(host, config, flavor=flavor, workers=AKS_WORKERS)
+    if flavor == "aks":
+        spec = one(objects, "AzureManagedControlPlane")["spec"]
+        assert spec["resourceGroupName"] == "acme-prod"
+        assert (spec["virtualNetwork"]["name"], spec["virtualNetwork"].get("resourceGroup")) == ("acme-prod", None)
+    else:
+        spec = one(objects, "AzureCluster")["spec"]
+        assert spec["resourceGroup"] == "acme-prod"
+        assert spec["networkSpec"]["vnet"] == {"name": "acme-prod"}  # in the cluster's group: CAPZ's default
+
+    # The shared vnet lives in its own group when the clusters keep theirs.
+    own_group = render(host, with_config(network={"create": True}), flavor=flavor, workers=AKS_WORKERS)
+    if flavor == "aks":
+        assert one(own_group, "AzureManagedControlPlane")["spec"]["virtualNetwork"]["resourceGroup"] == "acme-prod"
+    else:
+        assert one(own_group, "AzureCluster")["spec"]["networkSpec"]["vnet"] == {"name": "acme-prod", "resourceGroup": "acme-prod"}
+
+
+@pytest.mark.parametrize("mode", ["classic", "clusterclass"])
+def test_aks_identity_secret_is_referenced_never_rendered(host: PluginHost, mode: str) -> None:
+    identity = {"type": "ServicePrincipal", "clientId": CLIENT_ID, "tenantId": TENANT_ID, "secretName": "prod-sp"}
+    objects = render_aks(host, with_config(identity=identity), mode=mode)
+    assert one(objects, "AzureClusterIdentity")["spec"]["clientSecret"] == {"name": "prod-sp", "namespace": "prod"}
+    assert not by_kind(objects, "Secret")
+
+
+def test_aks_clusterclass_renders_templates_and_machine_pool_classes(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    config = with_config(availabilityZones=["1", "2"], sshPublicKey=SSH_KEY)
+    workers = [*AKS_WORKERS, {"name": "zonal", "replicas": 1, "failureDomain": "2"}]
+    topology = render_aks(host, config, mode="clusterclass", workers=workers)
+    classic = render_aks(host, config, workers=workers)
+
+    assert crd_schemas.validate_all(topology) == []
+    assert not by_kind(topology, "AzureManagedControlPlane") and not by_kind(topology, "MachinePool")
+    assert not by_kind(topology, "MachineDeployment") and not by_kind(topology, "MachineHealthCheck")
+
+    # Each template holds what the classic object does (a template has no SSH key field).
+    cp_template = content_named(topology, "AzureManagedControlPlaneTemplate", "prod-1-control-plane")
+    classic_cp = dict(one(classic, "AzureManagedControlPlane")["spec"])
+    del classic_cp["sshPublicKey"]
+    assert cp_template["spec"]["template"]["spec"] == classic_cp
+    infra_template = content_named(topology, "AzureManagedClusterTemplate", "prod-1")
+    assert infra_template["spec"] == {"template": {"spec": {}}}
+    for pool in ("system", "batch", "zonal"):
+        pool_template = content_named(topology, "AzureManagedMachinePoolTemplate", f"prod-1-{pool}")
+        assert pool_template["spec"]["template"]["spec"] == one(classic, "AzureManagedMachinePool", f"prod-1-{pool}")["spec"]
+        assert content_named(topology, "KubeadmConfigTemplate", f"prod-1-{pool}")["spec"] == {
+            "template": {"spec": {"format": "cloud-config"}}
+        }
+
+    # MachinePool classes, not MachineDeployment ones, and the AKS cluster keeps the Cluster's name.
+    class_spec = one(topology, "ClusterClass", "prod-1")["spec"]
+    assert class_spec["infrastructure"]["templateRef"]["name"] == infra_template["metadata"]["name"]
+    assert class_spec["controlPlane"] == {
+        "templateRef": {"apiVersion": CAPZ, "kind": "AzureManagedControlPlaneTemplate", "name": cp_template["metadata"]["name"]},
+        "naming": {"template": "{{ .cluster.name }}"},
+    }
+    assert list(class_spec["workers"]) == ["machinePools"]
+    batch_class = class_spec["workers"]["machinePools"][1]
+    assert batch_class == {
+        "class": "batch",
+        "bootstrap": {
+            "templateRef": {
+                "apiVersion": "bootstrap.cluster.x-k8s.io/v1beta2",
+                "kind": "KubeadmConfigTemplate",
+                "name": content_named(topology, "KubeadmConfigTemplate", "prod-1-batch")["metadata"]["name"],
+            }
+        },
+        "infrastructure": {
+            "templateRef": {
+                "apiVersion": CAPZ,
+                "kind": "AzureManagedMachinePoolTemplate",
+                "name": content_named(topology, "AzureManagedMachinePoolTemplate", "prod-1-batch")["metadata"]["name"],
+            }
+        },
+    }
+    cluster_topology = one(topology, "Cluster")["spec"]["topology"]
+    assert "controlPlane" not in cluster_topology  # nothing to count
+    assert cluster_topology["workers"] == {
+        "machinePools": [
+            {"class": "system", "name": "system", "replicas": 2},
+            {
+                "class": "batch",
+                "name": "batch",
+                "metadata": {
+                    "annotations": {
+                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": "1",
+                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "5",
+                    }
+                },
+            },
+            # The zone is in the agent pool template.
+            {"class": "zonal", "name": "zonal", "replicas": 1},
+        ]
+    }
+
+
+def test_aks_a_changed_pool_gets_a_new_template_and_the_others_keep_theirs(host: PluginHost) -> None:
+    def names(objects: list[dict]) -> dict[str, str]:
+        return {o["spec"]["template"]["spec"]["name"]: o["metadata"]["name"] for o in by_kind(objects, "AzureManagedMachinePoolTemplate")}
+
+    before = names(render_aks(host, mode="clusterclass"))
+    workers = [AKS_WORKERS[0], {**AKS_WORKERS[1], "machineSize": "Standard_F8s_v2"}]
+    after = names(render_aks(host, mode="clusterclass", workers=workers))
+    assert after["system"] == before["system"]
+    assert after["batch"] != before["batch"]
+
+
+def test_aks_and_kubeadm_settings_stay_with_their_flavor(host: PluginHost) -> None:
+    # One block for both flavors, as a fleet's defaults would hold it: on a kubeadm cluster
+    # the aks: block is neither rendered nor checked (a pool name or size AKS refuses is fine).
+    config = with_config(
+        apiEndpoint="private",
+        apiServerPrivateIp="10.0.0.50",
+        cloudProviderIdentityId=USER_IDENTITY,
+        aks={"systemPools": ["not-a-pool"], "skuTier": "Standard", "maxPods": 12, "kubeletIdentityId": KUBELET_IDENTITY},
+    )
+    kubeadm = render(host, config, workers=[{"name": "general-pool", "replicas": 0}])
+    assert not [o for o in kubeadm if o["kind"].startswith("AzureManaged")]
+    assert "tier:" not in dump_all(kubeadm) and "kubelet" not in dump_all(kubeadm).replace("kubeletExtraArgs", "")
+    aks = render_aks(host, with_config(apiEndpoint="private", apiServerPrivateIp="10.0.0.50", cloudProviderIdentityId=USER_IDENTITY))
+    assert "10.0.0.50" not in dump_all(aks) and "cloud-provider" not in dump_all(aks)
+
+
+@pytest.mark.parametrize(
+    ("config", "cluster", "path", "fragment"),
+    [
+        (
+            with_config(aks={"systemPools": ["gpu"]}),
+            {},
+            "azure.aks.systemPools[0]",
+            "is not a worker pool of this cluster (got 'gpu'); name one of system, batch",
+        ),
+        (BASE_CONFIG, {"workers": []}, "workers", "AKS needs at least one pool"),
+        (
+            BASE_CONFIG,
+            {"workers": [{"name": "general-purpose", "replicas": 1}]},
+            "workers.general-purpose.name",
+            "is not an AKS agent pool name",
+        ),
+        (BASE_CONFIG, {"workers": [{"name": "system", "replicas": 0}]}, "workers.system.replicas", "must be at least 1 on a System pool"),
+        (
+            with_config(aks={"systemPools": ["system", "spot"]}),
+            {"workers": [{"name": "system", "replicas": 1}, {"name": "spot", "minReplicas": 0, "maxReplicas": 3}]},
+            "workers.spot.minReplicas",
+            "must be at least 1 on a System pool",
+        ),
+        (BASE_CONFIG, {"workers": [{"name": "system", "minReplicas": 1, "maxReplicas": 1001}]}, "workers.system.maxReplicas", "1000 nodes"),
+        (
+            BASE_CONFIG,
+            {"workers": [{"name": "system", "replicas": 1, "labels": {"kubernetes.azure.com/mode": "user"}}]},
+            "workers.system.labels",
+            "AKS keeps labels under kubernetes.azure.com/",
+        ),
+        (with_config(aks={"maxPods": 20}), {}, "azure.aks.maxPods", "below the 30 pods per node AKS wants on System pools (system)"),
+        (
+            with_config(apiEndpoint="private", aks={"authorizedIpRanges": ["203.0.113.0/24"]}),
+            {},
+            "azure.aks.authorizedIpRanges",
+            "private API server",
+        ),
+        (with_config(aks={"kubeletIdentityId": KUBELET_IDENTITY}), {}, "azure.aks.kubeletIdentityId", "needs azure.aks.identityId"),
+        (with_config(aks={"networkDataplane": "cilium", "networkPolicy": "calico"}), {}, "azure.aks.networkPolicy", "must be 'cilium'"),
+        (with_config(osDisk={"sizeGb": 4000}), {}, "azure.osDisk.sizeGb", "larger than AKS allows (2048 GiB)"),
+        (with_config(vnet={"cidrBlocks": ["10.0.0.0/16", "10.1.0.0/16"]}), {}, "azure.vnet.cidrBlocks", "more than one range"),
+        (BASE_CONFIG, {"name": "windows-prod"}, "name", "cannot name an AKS cluster"),
+        (BASE_CONFIG, {"network": {"services": ["10.96.0.0/16", "10.97.0.0/16"]}}, "network.services", "AKS takes one"),
+        (BASE_CONFIG, {"network": {"pods": ["172.31.0.0/16"]}}, "network.pods", "overlaps 172.31.0.0/16, which AKS keeps for itself"),
+        (
+            with_config(
+                vnet={"cidrBlocks": ["172.16.0.0/12"]},
+                subnets={"controlPlane": {"cidrBlocks": ["172.16.0.0/16"]}, "node": {"cidrBlocks": ["172.17.0.0/16"]}},
+            ),
+            {},
+            "azure.vnet.cidrBlocks",
+            "172.31.0.0/16",
+        ),
+        (
+            BASE_CONFIG,
+            {"network": {"services": ["10.1.0.0/16"], "pods": ["192.168.0.0/16"]}},
+            "network.services",
+            "overlaps the node subnet 10.1.0.0/16",
+        ),
+        (with_config(aks={"skuTier": "Premium"}), {}, "azure.aks.skuTier", "is not a valid choice"),
+        (with_config(aks={"maxPods": 300}), {}, "azure.aks.maxPods", "must be between 10 and 250"),
+        (with_config(aks={"authorizedIpRanges": ["203.0.113.7"]}), {}, "azure.aks.authorizedIpRanges", "entry 0 is not a CIDR block"),
+        (with_config(aks={"identityId": "my-identity"}), {}, "azure.aks.identityId", "user-assigned managed identity"),
+    ],
+)
+def test_aks_problems_are_reported_at_their_path(host: PluginHost, config: dict, cluster: dict, path: str, fragment: str) -> None:
+    problems = problems_of(host, config, flavor="aks", **{"workers": AKS_WORKERS, **cluster})
+    full_path = f"clusters[0].{path}"
+    assert full_path in problems, problems
+    assert fragment in problems[full_path]
+
+
+def test_every_aks_problem_is_reported_at_once(host: PluginHost) -> None:
+    problems = problems_of(
+        host,
+        with_config(aks={"systemPools": ["gpu", "batch"], "maxPods": 20}),
+        flavor="aks",
+        workers=[{"name": "general-pool", "replicas": 1}, {"name": "batch", "minReplicas": 0, "maxReplicas": 2000}],
+        network={"pods": ["172.30.0.0/16"]},
+    )
+    assert sorted(problems) == [
+        "clusters[0].azure.aks.maxPods",
+        "clusters[0].azure.aks.systemPools[0]",
+        "clusters[0].network.pods",
+        "clusters[0].workers.batch.maxReplicas",
+        "clusters[0].workers.batch.minReplicas",
+        "clusters[0].workers.general-pool.name",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "cluster"),
+    [
+        (BASE_CONFIG, {}),
+        # A user pool may scale to zero; only System pools need a node.
+        (BASE_CONFIG, {"workers": [{"name": "system", "replicas": 1}, {"name": "spot", "minReplicas": 0, "maxReplicas": 3}]}),
+        (with_config(aks={"systemPools": ["system", "batch"], "maxPods": 30}), {}),
+        (with_config(apiEndpoint="private"), {}),
+        (with_config(aks={"networkDataplane": "cilium", "networkPolicy": "cilium"}), {}),
+        (with_config(aks={"identityId": USER_IDENTITY, "kubeletIdentityId": KUBELET_IDENTITY}), {}),
+    ],
+)
+def test_valid_aks_settings_raise_no_problem(host: PluginHost, config: dict, cluster: dict) -> None:
+    fleet = fleet_text(config, flavor="aks", **{"workers": AKS_WORKERS, **cluster})
+    cluster_spec = parse_fleet(fleet, host).clusters[0]
+    assert dokaseca_azure.plugin.check_cluster(cluster=cluster_spec, provider=host.providers["azure"]) == []
+
+
+def test_aks_rendering_matches_capz_aks_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template-aks.yaml")
+    ours = render_aks(host, workers=[{"name": "pool0", "replicas": 2}, {"name": "pool1", "replicas": 2}])
+
+    assert {o["kind"] for o in ours} == {o["kind"] for o in reference}
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in ours) == sorted((o["kind"], o["metadata"]["name"]) for o in reference)
+
+    # The managed control plane: what both set is the same.
+    (ref_cp,), (our_cp,) = by_kind(reference, "AzureManagedControlPlane"), by_kind(ours, "AzureManagedControlPlane")
+    for key in ("location", "resourceGroupName", "subscriptionID", "version", "oidcIssuerProfile"):
+        assert our_cp["spec"][key] == ref_cp["spec"][key], key
+    for key in ("apiVersion", "kind", "name"):
+        assert our_cp["spec"]["identityRef"][key] == ref_cp["spec"]["identityRef"][key]
+    # Deliberate: no generated SSH key (nobody would hold its private half), and the
+    # network settings CAPZ would default are written out.
+    assert ref_cp["spec"]["sshPublicKey"] == "" and "sshPublicKey" not in our_cp["spec"]
+    assert set(our_cp["spec"]) - set(ref_cp["spec"]) == {"virtualNetwork", "networkPlugin", "networkPluginMode", "sku", "securityProfile"}
+
+    # Agent pools: same modes, AKS names and sizes; we also write the OS disk size CAPZ's templates leave to AKS.
+    for name in ("prod-1-pool0", "prod-1-pool1"):
+        ref_pool, our_pool = one(reference, "AzureManagedMachinePool", name)["spec"], one(ours, "AzureManagedMachinePool", name)["spec"]
+        assert {k: our_pool[k] for k in ref_pool} == ref_pool
+        assert set(our_pool) - set(ref_pool) == {"osDiskSizeGB"}
+        ref_mp, our_mp = one(reference, "MachinePool", name)["spec"], one(ours, "MachinePool", name)["spec"]
+        assert (our_mp["clusterName"], our_mp["replicas"]) == (ref_mp["clusterName"], int(ref_mp["replicas"]))
+        ref_template, our_template = ref_mp["template"]["spec"], our_mp["template"]["spec"]
+        assert our_template["bootstrap"] == ref_template["bootstrap"]
+        assert (our_template["clusterName"], our_template["version"]) == (ref_template["clusterName"], ref_template["version"])
+        # CAPI v1beta2 references name the API group, not a version.
+        assert our_template["infrastructureRef"]["kind"] == ref_template["infrastructureRef"]["kind"]
+        assert our_template["infrastructureRef"]["name"] == ref_template["infrastructureRef"]["name"]
+        assert ref_template["infrastructureRef"]["apiVersion"].startswith(our_template["infrastructureRef"]["apiGroup"] + "/")
+
+    ref_cluster, our_cluster = by_kind(reference, "Cluster")[0]["spec"], one(ours, "Cluster")["spec"]
+    for ref_key in ("controlPlaneRef", "infrastructureRef"):
+        assert (our_cluster[ref_key]["kind"], our_cluster[ref_key]["name"]) == (ref_cluster[ref_key]["kind"], ref_cluster[ref_key]["name"])
+
+    # Identity: as for kubeadm clusters, allowed in the cluster's namespace only.
+    ref_identity, our_identity = by_kind(reference, "AzureClusterIdentity")[0]["spec"], one(ours, "AzureClusterIdentity")["spec"]
+    assert {k: our_identity[k] for k in ("type", "clientID", "tenantID")} == {k: ref_identity[k] for k in ("type", "clientID", "tenantID")}
+    assert ref_identity["allowedNamespaces"] == {} and our_identity["allowedNamespaces"] == {"list": ["prod"]}
+
+
+def test_aks_clusterclass_matches_capz_aks_clusterclass(host: PluginHost, shared_folder: Path) -> None:
+    reference = load_reference(shared_folder, "cluster-template-aks-clusterclass.yaml")
+    reference_topology = load_reference(shared_folder, "cluster-template-aks-topology.yaml")
+    ours = render_aks(host, mode="clusterclass", workers=[{"name": "pool0", "replicas": 1}, {"name": "pool1", "replicas": 1}])
+
+    assert {o["kind"] for o in ours} == {o["kind"] for o in reference + reference_topology}
+    ref_class, our_class = by_kind(reference, "ClusterClass")[0]["spec"], one(ours, "ClusterClass")["spec"]
+    # v1beta1 `ref` became v1beta2 `templateRef`; the kinds are the same.
+    assert our_class["controlPlane"]["templateRef"]["kind"] == ref_class["controlPlane"]["ref"]["kind"]
+    assert our_class["infrastructure"]["templateRef"]["kind"] == ref_class["infrastructure"]["ref"]["kind"]
+    ref_pools, our_pools = ref_class["workers"]["machinePools"], our_class["workers"]["machinePools"]
+    assert [(c["bootstrap"]["templateRef"]["kind"], c["infrastructure"]["templateRef"]["kind"]) for c in our_pools] == [
+        (c["template"]["bootstrap"]["ref"]["kind"], c["template"]["infrastructure"]["ref"]["kind"]) for c in ref_pools
+    ]
+    # Deliberate: one class per pool, named after it (the reference's default-system / default-worker).
+    assert [c["class"] for c in ref_pools] == ["default-system", "default-worker"]
+    assert [c["class"] for c in our_pools] == ["pool0", "pool1"]
+
+    # Templates: what the reference sets, we set alike (the template's version is replaced by the topology's).
+    ref_cp = by_kind(reference, "AzureManagedControlPlaneTemplate")[0]["spec"]["template"]["spec"]
+    our_cp = one(ours, "AzureManagedControlPlaneTemplate")["spec"]["template"]["spec"]
+    for key in ("location", "subscriptionID", "version"):
+        assert our_cp[key] == ref_cp[key], key
+    assert our_cp["identityRef"]["name"] == ref_cp["identityRef"]["name"]
+    assert by_kind(reference, "AzureManagedClusterTemplate")[0]["spec"] == one(ours, "AzureManagedClusterTemplate")["spec"]
+    ref_pool_specs = [t["spec"]["template"]["spec"] for t in by_kind(reference, "AzureManagedMachinePoolTemplate")]
+    our_pool_specs = [t["spec"]["template"]["spec"] for t in by_kind(ours, "AzureManagedMachinePoolTemplate")]
+    assert [{k: ours_[k] for k in ref_} for ref_, ours_ in zip(ref_pool_specs, our_pool_specs, strict=True)] == ref_pool_specs
+
+    # The topology: MachinePool workers with replicas, as the reference's.
+    ref_workers = by_kind(reference_topology, "Cluster")[0]["spec"]["topology"]["workers"]["machinePools"]
+    our_workers = one(ours, "Cluster")["spec"]["topology"]["workers"]["machinePools"]
+    assert [w["replicas"] for w in our_workers] == [w["replicas"] for w in ref_workers]

@@ -178,36 +178,55 @@ class AzureSubnet:
     cidr_blocks: tuple[str, ...] = attrs.field(default=(), validator=cidrs)
 
 
+SUBNET_ROLES = {"control-plane": "controlPlane", "node": "node"}
+
+
+def subnet_range_problem(subnets: AzureSubnets, vnet_blocks: tuple[str, ...], roles: tuple[str, ...]) -> InvalidValue | None:
+    """The first problem with the ranges of the subnets of ``roles`` (CAPZ's
+    defaults where unset): one overlapping the other, or lying outside the vnet."""
+    ranges = {role: _networks(subnets.effective_cidrs(role)) for role in roles}
+    if len(ranges) == 2:
+        for cp_block in ranges["control-plane"]:
+            for node_block in ranges["node"]:
+                if cp_block.version == node_block.version and cp_block.overlaps(node_block):
+                    return InvalidValue(
+                        f"overlap: controlPlane {cp_block} and node {node_block}", str(node_block), "give each subnet its own range"
+                    )
+    vnet = _networks(vnet_blocks)
+    if not vnet:
+        return None  # an existing vnet's range is only known to Azure
+    for role, blocks in ranges.items():
+        key = SUBNET_ROLES[role]
+        for block in blocks:
+            if not _within(block, vnet):
+                whose = "" if subnets.subnet(role).cidr_blocks else "CAPZ's default "
+                return InvalidValue(
+                    f"{key}: {whose}{block} is outside vnet.cidrBlocks",
+                    str(block),
+                    f"set subnets.{key}.cidrBlocks inside {', '.join(vnet_blocks)}",
+                )
+    return None
+
+
 def _subnets(instance: AzureConfig, attribute: attrs.Attribute, value: AzureSubnets) -> None:
-    control_plane, node = value.effective_cidrs("control-plane"), value.effective_cidrs("node")
     if value.control_plane.name and value.control_plane.name == value.node.name:
         raise InvalidValue(
             "name the same subnet for the control plane and the nodes", value.node.name, "CAPZ needs one subnet per role; rename one"
         )
-    for cp_block in _networks(control_plane):
-        for node_block in _networks(node):
-            if cp_block.version == node_block.version and cp_block.overlaps(node_block):
-                raise InvalidValue(
-                    f"overlap: controlPlane {cp_block} and node {node_block}", str(node_block), "give each subnet its own range"
-                )
-    vnet = _networks(instance.vnet.cidr_blocks)
-    if not vnet:
-        return  # an existing vnet's range is only known to Azure
-    for role, key, subnet in (("control-plane", "controlPlane", value.control_plane), ("node", "node", value.node)):
-        for block in _networks(value.effective_cidrs(role)):
-            if not _within(block, vnet):
-                whose = "" if subnet.cidr_blocks else "CAPZ's default "
-                raise InvalidValue(
-                    f"{key}: {whose}{block} is outside vnet.cidrBlocks",
-                    str(block),
-                    f"set subnets.{key}.cidrBlocks inside {', '.join(instance.vnet.cidr_blocks)}",
-                )
+    # Only the ranges the block sets: which of CAPZ's defaults apply depends on
+    # the flavor (AKS has no control-plane subnet), so checks.py tests those.
+    problem = subnet_range_problem(value, instance.vnet.cidr_blocks, tuple(r for r in SUBNET_ROLES if value.subnet(r).cidr_blocks))
+    if problem is not None:
+        raise problem
 
 
 @attrs.frozen(kw_only=True)
 class AzureSubnets:
     control_plane: AzureSubnet = AzureSubnet()  # default name "control-plane-subnet"
     node: AzureSubnet = AzureSubnet()  # default name "node-subnet"
+
+    def subnet(self, role: str) -> AzureSubnet:
+        return self.control_plane if role == "control-plane" else self.node
 
     def effective_cidrs(self, role: str) -> tuple[str, ...]:
         """The subnet's ranges as CAPZ will use them (its defaults when none are set)."""
@@ -265,6 +284,94 @@ def _user_assigned_identity(instance: Any, attribute: attrs.Attribute, value: An
             "it looks like '/subscriptions/SUB/resourceGroups/GROUP/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME'"
             " (`az identity show -n NAME -g GROUP --query id`)",
         )
+
+
+# -- AKS (flavor: aks) ----------------------------------------------------------------------
+
+
+def _max_pods(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and not 10 <= value <= 250:
+        raise InvalidValue("must be between 10 and 250", value, "AKS allows 10 to 250 pods per node (System pools at least 30)")
+
+
+def _ip_ranges(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    cidrs(instance, attribute, value)
+    for index, block in enumerate(value):
+        if "/" not in block:  # AKS (and CAPZ) parse each entry as a CIDR
+            raise InvalidValue(f"entry {index} is not a CIDR block", block, f"add the prefix length, e.g. '{block}/32'")
+
+
+@attrs.frozen(kw_only=True)
+class AksSettings:
+    """AKS flavor settings. The Kubernetes version is the cluster's, each agent
+    pool's VM size its pool's ``machineSize`` (else ``vmSize``); the vnet and
+    node subnet are ``vnet`` and ``subnets.node``.
+
+    ``systemPools`` names the worker pools AKS runs its own pods on (mode
+    System); the others are User pools. Pools are listed in the provider-neutral
+    ``workers:`` and cannot carry Azure keys, so the ``aks:`` block names them;
+    when it names none, the first pool is the System pool.
+    """
+
+    system_pools: tuple[str, ...] = ()
+    sku_tier: str = attrs.field(default="Free", validator=one_of("Free", "Standard"))
+    network_plugin: str = attrs.field(default="azure", validator=one_of("azure", "kubenet", "none"))
+    # Used with the azure plugin: pods get addresses from network.pods, not from the node subnet.
+    # null gives them node-subnet addresses (network.pods is then ignored by AKS).
+    network_plugin_mode: str | None = attrs.field(default="overlay", validator=one_of("overlay"))
+    network_policy: str | None = attrs.field(default=None, validator=one_of("azure", "calico", "cilium"))
+    network_dataplane: str | None = attrs.field(default=None, validator=one_of("azure", "cilium"))
+    outbound_type: str | None = attrs.field(
+        default=None, validator=one_of("loadBalancer", "managedNATGateway", "userAssignedNATGateway", "userDefinedRouting")
+    )
+    authorized_ip_ranges: tuple[str, ...] = attrs.field(default=(), validator=_ip_ranges)
+    max_pods: int | None = attrs.field(default=None, validator=_max_pods)
+    os_disk_type: str | None = attrs.field(default=None, validator=one_of("Managed", "Ephemeral"))
+    # Workload identity (and the OIDC issuer it needs) for addons' managed identities.
+    workload_identity: bool = True
+    # User-assigned managed identities (resource ids) of the control plane and of the kubelets;
+    # default: a system-assigned control-plane identity and AKS's own kubelet identity.
+    identity_id: str | None = attrs.field(default=None, validator=_user_assigned_identity)
+    kubelet_identity_id: str | None = attrs.field(default=None, validator=_user_assigned_identity)
+
+
+# -- prepare ------------------------------------------------------------------------------
+
+# The clouds azure-core knows the Resource Manager endpoint of, by CAPZ's names
+# (AzureCluster.spec.azureEnvironment); any other through resourceManagerEndpoint.
+CLOUDS = ("AzurePublicCloud", "AzureUSGovernmentCloud", "AzureChinaCloud")
+_ADDON_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$")
+
+
+def _https_url(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and not re.match(r"^https://[^/\s]+(/\S*)?$", value):
+        raise InvalidValue("is not an https URL", value, "write it as 'https://management.local.azurestack.external'")
+
+
+def _addon_names(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
+    for name in value:
+        if not _ADDON_NAME.match(name) or len(name) > 40:
+            raise InvalidValue(
+                f"addon name {name!r} cannot be used", name, "use lower-case letters, digits, '-' or '_' (at most 40), e.g. 'external_dns'"
+            )
+
+
+@attrs.frozen(kw_only=True)
+class AzureNetwork:
+    """With ``create: true`` prepare makes one vnet per environment (``vnet``,
+    named ``<fleet>-<environment>`` in the group of that name unless ``vnet``
+    says otherwise) with the ``subnets``, shared by the environment's clusters."""
+
+    create: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AzureAddonIdentity:
+    """A user-assigned managed identity ``prepare`` makes for one addon, handed to
+    GitOps as ``<addon>_client_id`` / ``_namespace`` / ``_service_account``."""
+
+    namespace: str = attrs.field(default="kube-system", validator=dns_label)
+    service_account: str = ""  # default: the addon name with '_' as '-'
 
 
 # -- the block ----------------------------------------------------------------------------
@@ -328,3 +435,16 @@ class AzureConfig:
     # (CAPZ writes its client id into azure.json), as CAPZ's own templates do.
     cloud_provider_identity_id: str | None = attrs.field(default=None, validator=_user_assigned_identity)
     ssh_public_key: str | None = attrs.field(default=None, validator=_ssh_public_key)
+    # What `prepare` uses. The cloud to sign in to and call, or a Resource Manager endpoint of
+    # one's own (Azure Stack Hub): tokens are then asked for that endpoint's scope, and msal's
+    # instance discovery is off, since the sign-in authority (AZURE_AUTHORITY_HOST) is not one it knows.
+    cloud: str = attrs.field(default="AzurePublicCloud", validator=one_of(*CLOUDS))
+    resource_manager_endpoint: str | None = attrs.field(default=None, validator=_https_url)
+    # Without resourceGroup: the cluster's own group (its name, as CAPZ) or one per environment.
+    resource_group_scope: str = attrs.field(default="cluster", validator=one_of("cluster", "environment"))
+    network: AzureNetwork = AzureNetwork()
+    addon_identities: dict[str, AzureAddonIdentity] = attrs.field(factory=dict, validator=_addon_names)
+    # The cluster's service-account token issuer: when known, each addon identity trusts
+    # tokens of its service account from there (a federated credential, for workload identity).
+    service_account_issuer: str | None = attrs.field(default=None, validator=_https_url)
+    aks: AksSettings = AksSettings()

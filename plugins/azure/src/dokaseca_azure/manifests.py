@@ -10,9 +10,9 @@ Machine templates and the AzureClusterTemplate are immutable in CAPZ, so each
 is named after its content (:func:`dokaseca.manifests.versioned_name`): a
 change renders a new object that the references follow.
 
-``prepare`` (a later release) may fill ``infra.outputs`` with
-``subscription_id``, ``resource_group`` and ``cloud_provider_identity_id``;
-they take precedence over the ``azure:`` block.
+What ``prepare`` found (``infra.outputs``: ``subscription_id``,
+``resource_group``, ``cloud_provider_identity_id``) takes precedence over the
+``azure:`` block. The ``aks`` flavor is in :mod:`dokaseca_azure.aks`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dokaseca.errors import ProviderError
 from dokaseca.manifests import k8s_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
+from dokaseca_azure import names
 from dokaseca_azure.config import (
     AZURE_ZONES,
     DEFAULT_CONTROL_PLANE_SUBNET,
@@ -87,8 +88,11 @@ def azure_json_secret(machine_template_name: str) -> str:
 
 
 def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
+    if cluster.flavor == "aks":
+        from dokaseca_azure import aks  # imports this module's helpers
+
+        return aks.render(cluster, infra)
     config: AzureConfig = cluster.provider_config
-    _check(cluster, config, infra)
     spec = cluster_spec(cluster, config, infra)
     if cluster.mode == "clusterclass":
         template_spec, placement = _split_template_spec(spec)
@@ -121,32 +125,41 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         infrastructure_cluster=infra_cluster,
         control_plane_machine_template=control_plane,
         worker_machine_templates=workers,
-        extra=(_identity(cluster, config),),
+        extra=(identity_object(cluster, config),),
         kubeadm=_kubeadm_settings(cluster, config, control_plane["metadata"]["name"]),
     )
 
 
-def _check(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) -> None:
-    """What only ``prepare`` may still provide; the fleet file is checked by checks.problems()."""
-    if not (infra.outputs.get("subscription_id") or config.subscription_id):
+def subscription_id(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) -> str:
+    """The subscription, from ``prepare`` or the block: the one thing only
+    ``prepare`` may still provide (the fleet file is checked by checks.problems())."""
+    found = infra.outputs.get("subscription_id") or config.subscription_id
+    if not found:
         raise ProviderError(
             f"cluster {cluster.name!r}: no Azure subscription; set azure.subscriptionId (`az account show --query id -o tsv`)"
         )
+    return found
+
+
+def resource_group(cluster: ClusterSpec, infra: InfraResult) -> str:
+    return infra.outputs.get("resource_group") or names.resource_group(cluster)
+
+
+def vnet_placement(cluster: ClusterSpec, infra: InfraResult) -> tuple[str, str]:
+    """(resource group, name) of the cluster's vnet: what ``prepare`` found, else
+    the names it would use (:mod:`dokaseca_azure.names`), so both agree offline."""
+    group, name = names.vnet(cluster)
+    return infra.outputs.get("vnet_resource_group") or group, infra.outputs.get("vnet_name") or name
 
 
 def cluster_spec(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) -> dict[str, Any]:
     """The AzureCluster spec (also the AzureClusterTemplate's, before it is split)."""
     spec: dict[str, Any] = {
         "location": cluster.region,
-        "subscriptionID": infra.outputs.get("subscription_id") or config.subscription_id,
-        "resourceGroup": infra.outputs.get("resource_group") or config.resource_group or cluster.name,
-        "identityRef": {
-            "apiVersion": CAPZ_VERSION,
-            "kind": IDENTITY_KIND,
-            "name": _identity_name(cluster, config),
-            "namespace": cluster.namespace,
-        },
-        "networkSpec": _network_spec(cluster, config),
+        "subscriptionID": subscription_id(cluster, config, infra),
+        "resourceGroup": resource_group(cluster, infra),
+        "identityRef": identity_ref(cluster, config),
+        "networkSpec": _network_spec(cluster, config, infra),
     }
     zones = config.availability_zones
     if zones:
@@ -160,10 +173,11 @@ def cluster_spec(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) 
     return spec
 
 
-def _network_spec(cluster: ClusterSpec, config: AzureConfig) -> dict[str, Any]:
-    vnet: dict[str, Any] = {"name": config.vnet.name or f"{cluster.name}-vnet"}
-    if config.vnet.resource_group:
-        vnet["resourceGroup"] = config.vnet.resource_group
+def _network_spec(cluster: ClusterSpec, config: AzureConfig, infra: InfraResult) -> dict[str, Any]:
+    vnet_group, vnet_name = vnet_placement(cluster, infra)
+    vnet: dict[str, Any] = {"name": vnet_name}
+    if config.vnet.resource_group or vnet_group != resource_group(cluster, infra):  # else CAPZ's default: the cluster's group
+        vnet["resourceGroup"] = vnet_group
     if config.vnet.cidr_blocks:
         vnet["cidrBlocks"] = list(config.vnet.cidr_blocks)
     subnets = []
@@ -206,16 +220,25 @@ def _machine_template(cluster: ClusterSpec, base_name: str, vm_size: str, infra:
             machine["identity"] = "UserAssigned"
             machine["userAssignedIdentities"] = [{"providerID": f"azure://{identity_id}"}]
     if config.ssh_public_key:
-        machine["sshPublicKey"] = base64.b64encode(config.ssh_public_key.strip().encode()).decode()
+        machine["sshPublicKey"] = ssh_public_key_b64(config.ssh_public_key)
     spec = {"template": {"spec": machine}}
     return k8s_object(CAPZ_VERSION, "AzureMachineTemplate", versioned_name(base_name, spec), cluster.namespace, spec=spec)
+
+
+def ssh_public_key_b64(key: str) -> str:
+    """CAPZ takes public keys base64-encoded."""
+    return base64.b64encode(key.strip().encode()).decode()
 
 
 def _identity_name(cluster: ClusterSpec, config: AzureConfig) -> str:
     return config.identity.name or f"{cluster.name}-identity"
 
 
-def _identity(cluster: ClusterSpec, config: AzureConfig) -> dict[str, Any]:
+def identity_ref(cluster: ClusterSpec, config: AzureConfig) -> dict[str, str]:
+    return {"apiVersion": CAPZ_VERSION, "kind": IDENTITY_KIND, "name": _identity_name(cluster, config), "namespace": cluster.namespace}
+
+
+def identity_object(cluster: ClusterSpec, config: AzureConfig) -> dict[str, Any]:
     """The AzureClusterIdentity; a service principal's Secret is referenced, never rendered."""
     identity = config.identity
     spec: dict[str, Any] = {
