@@ -12,6 +12,7 @@ import yaml
 from dokaseca.config import parse_fleet
 from dokaseca.crds import CRDSchemas
 from dokaseca.errors import FleetError
+from dokaseca.manifests import dump_all
 from dokaseca.models import InfraResult
 from dokaseca.plugins import PluginHost
 from dokaseca.testing import OneClusterFleet, by_kind, clusterctl_template, content_named, extra_args, node_registrations, one
@@ -235,11 +236,35 @@ def test_kubeadm_uses_the_external_cloud_provider_and_the_instance_name(host: Pl
     assert "apiServer" not in kcp_spec["clusterConfiguration"]  # kube-apiserver has no --cloud-provider since v1.33
 
 
+PREPARED = InfraResult(
+    outputs={
+        "project_id": "acme-web-prod-2",
+        "region": REGION,
+        "network": "prepared-net",
+        "subnets": [{"name": "prepared-nodes", "region": REGION, "cidr": "10.30.0.0/20"}],
+        "router": "prepared-router",
+        "nat": "prepared-nat",
+        "image": "global/images/capi-k8s-v1-33-1-20250101",
+    }
+)
+
+
 def test_infra_outputs_take_precedence_over_the_config(host: PluginHost) -> None:
-    infra = InfraResult(outputs={"network_name": "prepared-net", "image": "global/images/capi-k8s-v1-33-1-20250101"})
-    objects = render(host, with_config(network={"name": "web"}, image=IMAGE), infra=infra)
-    assert one(objects, "GCPCluster")["spec"]["network"]["name"] == "prepared-net"
+    objects = render(host, with_config(network=PRIVATE_NETWORK, image=IMAGE), infra=PREPARED)
+    spec = one(objects, "GCPCluster")["spec"]
+    assert spec["project"] == "acme-web-prod-2"
+    assert spec["network"] == {
+        "name": "prepared-net",
+        "autoCreateSubnetworks": False,
+        "subnets": [{"name": "prepared-nodes", "cidrBlock": "10.30.0.0/20", "region": REGION}],
+    }
     assert machine_spec(objects, "web-1-general")["image"] == "global/images/capi-k8s-v1-33-1-20250101"
+
+
+def test_a_network_prepare_makes_is_named_after_fleet_and_environment_offline(host: PluginHost) -> None:
+    network = {"create": True, "subnets": [{"name": "nodes", "cidrBlock": "10.10.0.0/20"}]}
+    objects = render(host, with_config(network=network))
+    assert one(objects, "GCPCluster")["spec"]["network"]["name"] == "acme-prod"
 
 
 def test_a_block_in_defaults_is_merged_with_the_clusters_own(host: PluginHost) -> None:
@@ -556,3 +581,537 @@ def test_clusterclass_rendering_matches_capg_clusterclass_template(host: PluginH
     )
     ref_worker_kind = ref_class["workers"]["machineDeployments"][0]["template"]["infrastructure"]["ref"]["kind"]
     assert {w["infrastructure"]["templateRef"]["kind"] for w in our_class["workers"]["machineDeployments"]} == {ref_worker_kind}
+
+
+# == GKE (flavor: gke) =====================================================================
+
+# Three nodes: a regional pool spreads them over three zones, the same number in each.
+GKE = OneClusterFleet("gcp", BASE_CONFIG, name="web-1", region=REGION, flavor="gke", workers=[{"name": "general", "replicas": 3}])
+render_gke, gke_problems_of = GKE.render, GKE.problems
+CAPG = f"{CAPG_GROUP}/v1beta1"
+KUBEADM_KINDS = {"KubeadmControlPlane", "KubeadmConfigTemplate", "MachineDeployment", "GCPMachineTemplate", "GCPCluster", "MachineHealthCheck"}
+
+
+def gke_config(**gke: Any) -> dict[str, Any]:
+    return with_config(gke=gke)
+
+
+def node_pool(objects: list[dict], pool: str) -> dict:
+    return one(objects, "GCPManagedMachinePool", f"web-1-{pool}")["spec"]
+
+
+def test_gke_classic_renders_a_gke_cluster_and_node_pools(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    config = with_config(
+        network=PRIVATE_NETWORK,
+        zones=["europe-west1-b", "europe-west1-c"],
+        machineType="e2-standard-4",
+        rootDeviceSize=80,
+        rootDeviceType="pd-ssd",
+        serviceAccount={"email": SA_NODES},
+        additionalLabels={"team": "web"},
+        credentialsRef={"name": "capg-web-credentials"},
+        gke={"imageType": "UBUNTU_CONTAINERD"},
+    )
+    workers = [
+        {"name": "general", "replicas": 4},
+        {
+            "name": "batch",
+            "minReplicas": 1,
+            "maxReplicas": 10,
+            "machineSize": "c3-standard-8",
+            "failureDomain": "europe-west1-c",
+            "labels": {"workload": "batch", "tier": "b"},
+            "taints": [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}, {"key": "spot", "effect": "PreferNoSchedule"}],
+        },
+    ]
+    objects = render_gke(host, config, workers=workers)
+
+    assert crd_schemas.validate_all(objects) == []
+    assert not {o["kind"] for o in objects} & KUBEADM_KINDS
+    assert one(objects, "GCPManagedCluster", "web-1")["spec"] == {
+        "project": PROJECT,
+        "region": REGION,
+        "network": {
+            "name": "web",
+            "autoCreateSubnetworks": False,
+            "subnets": [
+                {"name": "nodes", "cidrBlock": "10.10.0.0/20", "region": REGION},
+                {"name": "nodes-us", "cidrBlock": "10.20.0.0/20", "region": "us-east1"},
+            ],
+        },
+        "additionalLabels": {"team": "web"},
+        "credentialsRef": {"name": "capg-web-credentials", "namespace": "prod"},
+    }
+    control_plane = one(objects, "GCPManagedControlPlane", "web-1-control-plane")
+    assert control_plane["apiVersion"] == CAPG
+    assert control_plane["spec"] == {
+        "clusterName": "web-1",
+        "project": PROJECT,
+        "location": REGION,
+        "version": "v1.33.1",  # no release channel: the fleet's version is pinned
+        "clusterNetwork": {"useIPAliases": True},
+        "clusterSecurity": {"workloadIdentityConfig": {"workloadPool": f"{PROJECT}.svc.id.goog"}},
+    }
+    cluster = one(objects, "Cluster")["spec"]
+    assert cluster["controlPlaneRef"] == {"apiGroup": CAPG_GROUP, "kind": "GCPManagedControlPlane", "name": "web-1-control-plane"}
+    assert cluster["infrastructureRef"] == {"apiGroup": CAPG_GROUP, "kind": "GCPManagedCluster", "name": "web-1"}
+
+    common = {
+        "diskType": "pd-ssd",
+        "diskSizeGb": 80,
+        "imageType": "UBUNTU_CONTAINERD",
+        "management": {"autoUpgrade": False, "autoRepair": True},
+        "nodeSecurity": {"serviceAccount": {"email": SA_NODES, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}},
+        "additionalLabels": {"team": "web"},
+    }
+    assert node_pool(objects, "general") == {
+        **common,
+        "nodePoolName": "general",
+        "instanceType": "e2-standard-4",
+        "nodeLocations": ["europe-west1-b", "europe-west1-c"],
+        # Written out: CAPG would otherwise switch autoscaling on at 0-1 nodes.
+        "scaling": {"enableAutoscaling": False},
+    }
+    assert node_pool(objects, "batch") == {
+        **common,
+        "nodePoolName": "batch",
+        "instanceType": "c3-standard-8",
+        "nodeLocations": ["europe-west1-c"],
+        "scaling": {"enableAutoscaling": True, "minCount": 1, "maxCount": 10},
+        "kubernetesLabels": {"tier": "b", "workload": "batch"},
+        "kubernetesTaints": [
+            {"key": "dedicated", "value": "batch", "effect": "NoSchedule"},
+            {"key": "spot", "value": "", "effect": "PreferNoSchedule"},
+        ],
+    }
+    for pool, replicas in (("general", 4), ("batch", 1)):
+        machine_pool = one(objects, "MachinePool", f"web-1-{pool}")
+        assert "annotations" not in machine_pool["metadata"]  # GKE's autoscaler, not Cluster API's
+        assert machine_pool["spec"] == {
+            "clusterName": "web-1",
+            "replicas": replicas,
+            "template": {
+                "spec": {
+                    "clusterName": "web-1",
+                    "version": "v1.33.1",
+                    "bootstrap": {"dataSecretName": ""},
+                    "infrastructureRef": {"apiGroup": CAPG_GROUP, "kind": "GCPManagedMachinePool", "name": f"web-1-{pool}"},
+                }
+            },
+        }
+    # Credentials are only referenced.
+    assert not by_kind(objects, "Secret")
+
+
+def test_a_gke_release_channel_leaves_versions_to_gke(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    objects = render_gke(host, gke_config(releaseChannel="stable"))
+    assert crd_schemas.validate_all(objects) == []
+    spec = one(objects, "GCPManagedControlPlane")["spec"]
+    assert spec["releaseChannel"] == "stable" and "version" not in spec
+    assert "version" not in one(objects, "MachinePool")["spec"]["template"]["spec"]
+    # GKE requires node auto-upgrade in a channel.
+    assert node_pool(objects, "general")["management"] == {"autoUpgrade": True, "autoRepair": True}
+    pinned = render_gke(host, gke_config(management={"autoRepair": False}))
+    assert node_pool(pinned, "general")["management"] == {"autoUpgrade": False, "autoRepair": False}
+
+
+def test_a_private_gke_cluster_with_authorized_networks(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    config = gke_config(
+        private={"endpoint": True, "controlPlaneCidr": "172.16.0.16/28", "globalAccess": True},
+        authorizedNetworks=[{"cidr": "10.0.0.0/8", "name": "corp"}, {"cidr": "2001:db8::/32"}],
+        googlePublicCidrsAccess=False,
+    )
+    objects = render_gke(host, config)
+    assert crd_schemas.validate_all(objects) == []
+    spec = one(objects, "GCPManagedControlPlane")["spec"]
+    assert spec["clusterNetwork"] == {
+        "useIPAliases": True,
+        "privateCluster": {
+            "enablePrivateNodes": True,
+            "enablePrivateEndpoint": True,
+            "controlPlaneCidrBlock": "172.16.0.16/28",
+            "controlPlaneGlobalAccess": True,
+        },
+    }
+    assert spec["master_authorized_networks_config"] == {
+        # CAPG's pattern refuses '2001:db8::/32'; the exploded form is the same block.
+        "cidr_blocks": [{"cidr_block": "10.0.0.0/8", "display_name": "corp"}, {"cidr_block": "2001:0db8:0000:0000:0000:0000:0000:0000/32"}],
+        "gcp_public_cidrs_access_enabled": False,
+    }
+    # Private nodes only, GKE's choice of control-plane range; no list: any address reaches the endpoint.
+    spec = one(render_gke(host, gke_config(private={})), "GCPManagedControlPlane")["spec"]
+    assert spec["clusterNetwork"]["privateCluster"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": False}
+    assert "master_authorized_networks_config" not in spec
+    # An empty list turns the restriction on with nothing allowed but the VPC.
+    spec = one(render_gke(host, gke_config(authorizedNetworks=[])), "GCPManagedControlPlane")["spec"]
+    assert spec["master_authorized_networks_config"] == {"cidr_blocks": []}
+
+
+def test_workload_identity_can_be_left_off(host: PluginHost) -> None:
+    assert "clusterSecurity" not in one(render_gke(host, gke_config(workloadIdentity=False)), "GCPManagedControlPlane")["spec"]
+
+
+@pytest.mark.parametrize("mode", ["classic", "clusterclass"])
+def test_gke_autopilot_has_no_node_pools(host: PluginHost, crd_schemas: CRDSchemas, mode: str) -> None:
+    objects = render_gke(host, gke_config(autopilot=True), workers=[], mode=mode)
+    assert crd_schemas.validate_all(objects) == []
+    assert not {"MachinePool", "GCPManagedMachinePool", "GCPManagedMachinePoolTemplate", "GKEConfigTemplate"} & {o["kind"] for o in objects}
+    if mode == "classic":
+        spec = one(objects, "GCPManagedControlPlane")["spec"]
+    else:
+        spec = content_named(objects, "GCPManagedControlPlaneTemplate", "web-1-control-plane")["spec"]["template"]["spec"]
+        assert "workers" not in one(objects, "ClusterClass")["spec"]
+        assert "workers" not in one(objects, "Cluster")["spec"]["topology"]
+    # CAPG refuses Autopilot without a channel; 'regular' is GKE's own default.
+    assert (spec["enableAutopilot"], spec["releaseChannel"]) == (True, "regular")
+    assert "version" not in spec
+    chosen = render_gke(host, gke_config(autopilot=True, releaseChannel="rapid"), workers=[])
+    assert one(chosen, "GCPManagedControlPlane")["spec"]["releaseChannel"] == "rapid"
+
+
+def test_gke_clusterclass_uses_machine_pool_classes(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    workers = [{"name": "general", "replicas": 3}, {"name": "batch", "minReplicas": 1, "maxReplicas": 9, "labels": {"workload": "batch"}}]
+    config = with_config(serviceAccount={"email": SA_NODES}, additionalLabels={"team": "web"})
+    classic = render_gke(host, config, workers=workers)
+    objects = render_gke(host, config, workers=workers, mode="clusterclass")
+
+    assert crd_schemas.validate_all(objects) == []
+    assert not {"GCPManagedCluster", "GCPManagedControlPlane", "MachinePool", "GCPManagedMachinePool"} & {o["kind"] for o in objects}
+    assert not {o["kind"] for o in objects} & KUBEADM_KINDS
+    cluster_template = content_named(objects, "GCPManagedClusterTemplate", "web-1")
+    assert cluster_template["spec"] == {"template": {"spec": one(classic, "GCPManagedCluster")["spec"]}}
+    control_plane = content_named(objects, "GCPManagedControlPlaneTemplate", "web-1-control-plane")
+    classic_control_plane = dict(one(classic, "GCPManagedControlPlane")["spec"])
+    # The topology's version is the one place to upgrade; CAPG names the GKE cluster.
+    del classic_control_plane["clusterName"], classic_control_plane["version"]
+    assert control_plane["spec"] == {"template": {"spec": classic_control_plane}}
+
+    cluster_class = one(objects, "ClusterClass", "web-1")["spec"]
+    assert cluster_class["infrastructure"]["templateRef"] == {
+        "apiVersion": CAPG,
+        "kind": "GCPManagedClusterTemplate",
+        "name": cluster_template["metadata"]["name"],
+    }
+    assert cluster_class["controlPlane"] == {
+        "templateRef": {"apiVersion": CAPG, "kind": "GCPManagedControlPlaneTemplate", "name": control_plane["metadata"]["name"]}
+    }
+    assert list(cluster_class["workers"]) == ["machinePools"]  # no MachineDeployment classes, no health checks
+    classes = {c["class"]: c for c in cluster_class["workers"]["machinePools"]}
+    assert list(classes) == ["general", "batch"]
+    for pool in ("general", "batch"):
+        template = content_named(objects, "GCPManagedMachinePoolTemplate", f"web-1-{pool}")
+        bootstrap = content_named(objects, "GKEConfigTemplate", f"web-1-{pool}")
+        assert template["spec"] == {"template": {"spec": node_pool(classic, pool)}}
+        assert bootstrap == {**bootstrap, "apiVersion": "bootstrap.cluster.x-k8s.io/v1beta1", "spec": {"template": {"spec": {}}}}
+        assert classes[pool] == {
+            "class": pool,
+            "bootstrap": {"templateRef": {"apiVersion": bootstrap["apiVersion"], "kind": "GKEConfigTemplate", "name": bootstrap["metadata"]["name"]}},
+            "infrastructure": {
+                "templateRef": {"apiVersion": CAPG, "kind": "GCPManagedMachinePoolTemplate", "name": template["metadata"]["name"]}
+            },
+        }
+    topology = one(objects, "Cluster")["spec"]["topology"]
+    assert topology == {
+        "classRef": {"name": "web-1"},
+        "version": "v1.33.1",
+        "workers": {
+            "machinePools": [
+                {"class": "general", "name": "general", "replicas": 3},
+                # GKE's autoscaler owns the size; it starts at the minimum, rounded up to one node per zone.
+                {"class": "batch", "name": "batch", "replicas": 3},
+            ]
+        },
+    }
+
+
+def test_gke_templates_change_name_only_with_their_pool(host: PluginHost) -> None:
+    def names(gpu_size: str) -> dict[str, str]:
+        workers = [{"name": "general", "replicas": 3}, {"name": "gpu", "replicas": 3, "machineSize": gpu_size}]
+        objects = render_gke(host, workers=workers, mode="clusterclass")
+        found = {pool: content_named(objects, "GCPManagedMachinePoolTemplate", f"web-1-{pool}")["metadata"]["name"] for pool in ("general", "gpu")}
+        found["cluster"] = content_named(objects, "GCPManagedClusterTemplate", "web-1")["metadata"]["name"]
+        found["control-plane"] = content_named(objects, "GCPManagedControlPlaneTemplate", "web-1-control-plane")["metadata"]["name"]
+        return found
+
+    before, after = names("g2-standard-8"), names("g2-standard-16")
+    assert after["gpu"] != before["gpu"]
+    assert {k: v for k, v in after.items() if k != "gpu"} == {k: v for k, v in before.items() if k != "gpu"}
+    assert names("g2-standard-8") == before
+
+
+@pytest.mark.parametrize(
+    ("config", "pool", "locations", "replicas"),
+    [
+        (BASE_CONFIG, {"replicas": 6}, None, 6),  # regional, GKE's three zones
+        (with_config(zones=["europe-west1-b", "europe-west1-d"]), {"replicas": 4}, ["europe-west1-b", "europe-west1-d"], 4),
+        (BASE_CONFIG, {"replicas": 2, "failureDomain": "europe-west1-d"}, ["europe-west1-d"], 2),
+        (BASE_CONFIG, {"minReplicas": 4, "maxReplicas": 12}, None, 6),  # the minimum, rounded up to whole rows of 3 zones
+        (BASE_CONFIG, {"minReplicas": 0, "maxReplicas": 3}, None, 0),
+        (gke_config(location="europe-west1-c"), {"replicas": 2}, None, 2),  # zonal: one zone
+    ],
+)
+def test_gke_pool_zones_and_sizes(host: PluginHost, config: dict, pool: dict, locations: list[str] | None, replicas: int) -> None:
+    objects = render_gke(host, config, workers=[{"name": "general", **pool}])
+    assert node_pool(objects, "general").get("nodeLocations") == locations
+    assert one(objects, "MachinePool")["spec"]["replicas"] == replicas
+
+
+def test_a_zonal_gke_cluster_lives_in_its_zone(host: PluginHost) -> None:
+    objects = render_gke(host, gke_config(location="europe-west1-c"))
+    assert one(objects, "GCPManagedControlPlane")["spec"]["location"] == "europe-west1-c"
+    assert one(objects, "GCPManagedCluster")["spec"]["region"] == REGION
+
+
+def test_gke_reads_what_prepare_found(host: PluginHost) -> None:
+    objects = render_gke(host, with_config(network={"create": True, "subnets": [{"name": "nodes", "cidrBlock": "10.10.0.0/20"}]}), infra=PREPARED)
+    assert one(objects, "GCPManagedCluster")["spec"] == {
+        "project": "acme-web-prod-2",
+        "region": REGION,
+        "network": {"name": "prepared-net", "subnets": [{"name": "prepared-nodes", "cidrBlock": "10.30.0.0/20", "region": REGION}]},
+    }
+    spec = one(objects, "GCPManagedControlPlane")["spec"]
+    assert spec["project"] == "acme-web-prod-2"
+    assert spec["clusterSecurity"]["workloadIdentityConfig"]["workloadPool"] == "acme-web-prod-2.svc.id.goog"
+    # Offline, the network prepare would make is named after fleet and environment.
+    offline = render_gke(host, with_config(network={"create": True, "subnets": [{"name": "nodes", "cidrBlock": "10.10.0.0/20"}]}))
+    assert one(offline, "GCPManagedCluster")["spec"]["network"]["name"] == "acme-prod"
+
+
+def test_one_block_serves_both_flavors(host: PluginHost) -> None:
+    """A ``gcp:`` block in ``defaults:`` may hold settings of both flavors; each ignores the other's."""
+    kubeadm_only = with_config(image=IMAGE, controlPlaneServiceAccount={"email": SA_CONTROL_PLANE}, loadBalancer={"type": "External"})
+    both = {**kubeadm_only, "gke": {"releaseChannel": "regular", "imageType": "COS_CONTAINERD", "private": {}}}
+    assert dump_all(render(host, both)) == dump_all(render(host, kubeadm_only))
+    gke = dump_all(render_gke(host, both))
+    assert IMAGE not in gke and SA_CONTROL_PLANE not in gke and "loadBalancer" not in gke
+
+
+@pytest.mark.parametrize(
+    ("config", "cluster", "path", "fragment"),
+    [
+        (gke_config(autopilot=True), {}, "workers", "must be empty for an Autopilot cluster (got ['general'])"),
+        (BASE_CONFIG, {"workers": []}, "workers", "a Standard GKE cluster needs at least one node pool"),
+        (BASE_CONFIG, {"workers": [{"name": "general", "replicas": 2}]}, "workers.general.replicas", "must be a multiple of 3"),
+        (
+            with_config(zones=["europe-west1-b", "europe-west1-c"]),
+            {"workers": [{"name": "general", "replicas": 5}]},
+            "workers.general.replicas",
+            "use 4 or 6, or pin the pool to one zone with failureDomain",
+        ),
+        (BASE_CONFIG, {"workers": [{"name": "general", "minReplicas": 1, "maxReplicas": 2}]}, "workers.general.maxReplicas", "is below 3, the size the pool starts at"),
+        (BASE_CONFIG, {"workers": [{"name": "general", "minReplicas": 6, "maxReplicas": 3}]}, "workers.general.minReplicas", "larger than maxReplicas"),
+        (BASE_CONFIG, {"workers": [{"name": "1st", "replicas": 3}]}, "workers.1st.name", "cannot name a GKE node pool"),
+        (BASE_CONFIG, {"workers": [{"name": "p" * 41, "replicas": 3}]}, f"workers.{'p' * 41}.name", "at most 40 characters"),
+        (BASE_CONFIG, {"name": "web-1-" + "x" * 40}, "name", "cannot name a GKE cluster"),
+        (gke_config(location="us-east1-b"), {}, "gcp.gke.location", "is not a zone of region 'europe-west1'"),
+        (
+            with_config(zones=["europe-west1-b"], gke={"location": "europe-west1-b"}),
+            {},
+            "gcp.zones",
+            "cannot go with a zonal GKE cluster",
+        ),
+        (
+            gke_config(location="europe-west1-b"),
+            {"workers": [{"name": "general", "replicas": 1, "failureDomain": "europe-west1-c"}]},
+            "workers.general.failureDomain",
+            "is not the zonal cluster's zone 'europe-west1-b'",
+        ),
+        (with_config(zones=["us-east1-b"]), {}, "gcp.zones[0]", "is not in region 'europe-west1'"),
+        (
+            gke_config(releaseChannel="regular", management={"autoUpgrade": False}),
+            {},
+            "gcp.gke.management.autoUpgrade",
+            "cannot be off in the 'regular' release channel",
+        ),
+        (gke_config(management={"autoUpgrade": True}), {}, "gcp.gke.management.autoUpgrade", "off the pinned kubernetesVersion"),
+        (gke_config(releaseChannel="rapid"), {"mode": "clusterclass"}, "gcp.gke.releaseChannel", "cannot go with mode: clusterclass"),
+        (with_config(rootDeviceType="hyperdisk-balanced"), {}, "gcp.rootDeviceType", "is not a disk type of GKE node pools"),
+        (
+            with_config(network={"autoCreateSubnetworks": False, "subnets": [{"name": "us", "cidrBlock": "10.20.0.0/20", "region": "us-east1"}]}),
+            {},
+            "gcp.network.subnets",
+            "has no subnet in region 'europe-west1'",
+        ),
+        (
+            with_config(network=PRIVATE_NETWORK, gke={"private": {"controlPlaneCidr": "10.10.0.16/28"}}),
+            {},
+            "gcp.gke.private.controlPlaneCidr",
+            "overlaps gcp.network.subnets[0] (10.10.0.0/20)",
+        ),
+    ],
+)
+def test_gke_mistakes_are_reported_at_their_path(host: PluginHost, config: dict, cluster: dict, path: str, fragment: str) -> None:
+    problems = gke_problems_of(host, config, **cluster)
+    assert list(problems) == [f"clusters[0].{path}"], problems
+    assert fragment in problems[f"clusters[0].{path}"]
+
+
+@pytest.mark.parametrize(
+    ("config", "cluster"),
+    [
+        (gke_config(autopilot=True, releaseChannel="stable"), {"workers": [], "mode": "clusterclass"}),  # Autopilot needs a channel
+        (gke_config(location="europe-west1-b"), {"workers": [{"name": "general", "replicas": 1, "failureDomain": "europe-west1-b"}]}),
+        (BASE_CONFIG, {"workers": [{"name": "general", "replicas": 2, "failureDomain": "europe-west1-b"}]}),
+        # GKE picks its own pod and Service ranges: a subnet over the core's defaults is fine.
+        (with_config(network={"subnets": [{"name": "nodes", "cidrBlock": "10.96.0.0/20"}]}), {"workers": [{"name": "general", "replicas": 3}]}),
+        (BASE_CONFIG, {"name": "web-1-" + "x" * 40, "mode": "clusterclass", "workers": [{"name": "general", "replicas": 3}]}),
+    ],
+)
+def test_gke_settings_that_are_fine(host: PluginHost, config: dict, cluster: dict) -> None:
+    parse_fleet(GKE.text(config, **cluster), host)
+
+
+def test_every_gke_mistake_is_reported_at_once(host: PluginHost) -> None:
+    config = with_config(rootDeviceType="hyperdisk-balanced", gke={"location": "us-east1-b", "management": {"autoUpgrade": True}})
+    workers = [{"name": "general", "replicas": 2}, {"name": "9lives", "replicas": 1}]
+    problems = gke_problems_of(host, config, workers=workers)
+    assert sorted(problems) == sorted(
+        f"clusters[0].{path}"
+        for path in ("workers.9lives.name", "gcp.gke.location", "gcp.gke.management.autoUpgrade", "gcp.rootDeviceType")
+    ), problems
+
+
+@pytest.mark.parametrize(
+    ("gke", "path", "fragment"),
+    [
+        ({"releaseChannel": "regualr"}, "gke.releaseChannel", "did you mean 'regular'?"),
+        ({"imageType": "COS"}, "gke.imageType", "is not a valid choice"),
+        ({"location": "europe-west1"}, "gke.location", "is not a GCP zone"),
+        ({"private": {"controlPlaneCidr": "172.16.0.0/24"}}, "gke.private.controlPlaneCidr", "is not an IPv4 /28 block"),
+        ({"private": {"nodes": False, "endpoint": True}}, "gke.private.endpoint", "needs private nodes"),
+        ({"authorizedNetworks": [{"cidr": "10.0.0.1/8"}]}, "gke.authorizedNetworks[0].cidr", "is not a CIDR block"),
+        ({"autopilot": "yes please"}, "gke.autopilot", ""),
+    ],
+)
+def test_invalid_gke_values_are_reported_at_their_path(host: PluginHost, gke: dict, path: str, fragment: str) -> None:
+    problems = gke_problems_of(host, gke_config(**gke))
+    full_path = f"clusters[0].gcp.{path}"
+    assert full_path in problems, problems
+    assert fragment in problems[full_path]
+
+
+def test_unknown_gke_keys_get_a_did_you_mean(host: PluginHost) -> None:
+    problems = gke_problems_of(host, gke_config(relaseChannel="regular"))
+    assert "did you mean 'releaseChannel'?" in problems["clusters[0].gcp.gke"]
+
+
+# -- agreement with CAPG's GKE templates --------------------------------------------------
+
+
+def gke_reference(shared_folder: Path, name: str) -> list[dict]:
+    return clusterctl_template(shared_folder / "reference" / "templates" / "capg" / name, {**_TEMPLATE_VALUES, "WORKER_MACHINE_COUNT": "3"})
+
+
+def _ref_group_kind_name(ref: dict) -> tuple[str, str, str]:
+    """A v1beta1 ``{apiVersion, kind, name}`` or v1beta2 ``{apiGroup, kind, name}`` reference, compared by group."""
+    group = ref.get("apiGroup") or ref["apiVersion"].rpartition("/")[0]
+    return group, ref["kind"], ref["name"]
+
+
+def _patched(cluster_class: dict, variables: dict[str, Any], template: dict) -> dict:
+    """A reference template after its class's patches (add ops from variables; all the GKE templates use)."""
+    patched = yaml.safe_load(yaml.safe_dump(template))
+    for patch in cluster_class["spec"].get("patches", []):
+        for definition in patch["definitions"]:
+            if (definition["selector"]["apiVersion"], definition["selector"]["kind"]) != (template["apiVersion"], template["kind"]):
+                continue
+            for op in definition["jsonPatches"]:
+                *parents, leaf = op["path"].strip("/").split("/")
+                node = patched
+                for part in parents:
+                    node = node[part]
+                node[leaf] = variables[op["valueFrom"]["variable"]]
+    return patched
+
+
+def test_gke_classic_matches_capg_gke_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = gke_reference(shared_folder, "cluster-template-gke.yaml")
+    ours = render_gke(host, with_config(network={"name": "web"}), workers=[{"name": "mp-0", "replicas": 3}])
+
+    assert provider_kinds(ours) == provider_kinds(reference) == {"GCPManagedCluster", "GCPManagedControlPlane", "GCPManagedMachinePool"}
+    assert one(ours, "GCPManagedCluster", "web-1")["spec"] == one(reference, "GCPManagedCluster", "web-1")["spec"]
+    ref_cp, our_cp = one(reference, "GCPManagedControlPlane", "web-1-control-plane"), one(ours, "GCPManagedControlPlane", "web-1-control-plane")
+    assert our_cp["apiVersion"] == ref_cp["apiVersion"]
+    assert {k: our_cp["spec"][k] for k in ref_cp["spec"]} == ref_cp["spec"]  # project, location
+    # Deliberate: the GKE cluster's name, the pinned version, VPC-native networking and Workload Identity are written out.
+    assert set(our_cp["spec"]) - set(ref_cp["spec"]) == {"clusterName", "version", "clusterNetwork", "clusterSecurity"}
+
+    ref_pool, our_pool = one(reference, "MachinePool", "web-1-mp-0")["spec"], one(ours, "MachinePool", "web-1-mp-0")["spec"]
+    assert (our_pool["clusterName"], our_pool["replicas"]) == (ref_pool["clusterName"], int(ref_pool["replicas"]))
+    ref_template, our_template = ref_pool["template"]["spec"], our_pool["template"]["spec"]
+    assert our_template["bootstrap"] == ref_template["bootstrap"] == {"dataSecretName": ""}
+    assert _ref_group_kind_name(our_template["infrastructureRef"]) == _ref_group_kind_name(ref_template["infrastructureRef"])
+    # Deliberate: the node pool's settings are explicit where the template leaves CAPG's defaults.
+    assert one(reference, "GCPManagedMachinePool", "web-1-mp-0")["spec"] == {}
+    assert node_pool(ours, "mp-0")["scaling"] == {"enableAutoscaling": False}
+
+    ref_top, our_top = one(reference, "Cluster")["spec"], one(ours, "Cluster")["spec"]
+    for key in ("controlPlaneRef", "infrastructureRef"):
+        assert _ref_group_kind_name(our_top[key]) == _ref_group_kind_name(ref_top[key]), key
+    assert (one(reference, "Cluster")["apiVersion"], one(ours, "Cluster")["apiVersion"]) == ("cluster.x-k8s.io/v1beta1", "cluster.x-k8s.io/v1beta2")
+
+
+def test_gke_clusterclass_matches_capg_gke_clusterclass_template(host: PluginHost, shared_folder: Path) -> None:
+    reference = gke_reference(shared_folder, "cluster-template-gke-clusterclass.yaml")
+    topology_reference = gke_reference(shared_folder, "cluster-template-gke-topology.yaml")
+    # The reference's pools are pinned to zone -a with one node each.
+    workers = [{"name": f"pool{i}", "replicas": 1, "failureDomain": f"{REGION}-a"} for i in range(2)]
+    ours = render_gke(host, with_config(network={"name": "web"}), workers=workers, mode="clusterclass")
+
+    kinds = {"GCPManagedClusterTemplate", "GCPManagedControlPlaneTemplate", "GCPManagedMachinePoolTemplate"}
+    assert provider_kinds(ours) == provider_kinds(reference) == kinds
+    assert content_named(ours, "GCPManagedClusterTemplate", "web-1")["spec"] == one(reference, "GCPManagedClusterTemplate")["spec"]
+    ref_cp = one(reference, "GCPManagedControlPlaneTemplate")["spec"]["template"]["spec"]
+    our_cp = content_named(ours, "GCPManagedControlPlaneTemplate", "web-1-control-plane")["spec"]["template"]["spec"]
+    assert {k: our_cp[k] for k in ref_cp} == ref_cp
+    assert set(our_cp) - set(ref_cp) == {"clusterNetwork", "clusterSecurity"}
+
+    ref_class, our_class = one(reference, "ClusterClass")["spec"], one(ours, "ClusterClass")["spec"]
+    assert our_class["infrastructure"]["templateRef"]["kind"] == ref_class["infrastructure"]["ref"]["kind"]
+    assert our_class["controlPlane"]["templateRef"]["kind"] == ref_class["controlPlane"]["ref"]["kind"]
+    ref_workers, our_workers = ref_class["workers"]["machinePools"], our_class["workers"]["machinePools"]
+    assert len(our_workers) == len(ref_workers) == 2
+    for index, (ref_worker, our_worker) in enumerate(zip(ref_workers, our_workers)):
+        for part in ("bootstrap", "infrastructure"):
+            assert our_worker[part]["templateRef"]["kind"] == ref_worker["template"][part]["ref"]["kind"]
+        ref_pool = one(reference, "GCPManagedMachinePoolTemplate", f"web-1-pool{index}")["spec"]["template"]["spec"]
+        our_pool = content_named(ours, "GCPManagedMachinePoolTemplate", f"web-1-pool{index}")["spec"]["template"]["spec"]
+        assert our_pool["nodeLocations"] == ref_pool["nodeLocations"]
+        # Deliberate: the node pool is named after the fleet's pool (node pool names are per GKE cluster).
+        assert (ref_pool["nodePoolName"], our_pool["nodePoolName"]) == (f"web-1-pool{index}", f"pool{index}")
+        # Deliberate: a worker class per pool, named after it.
+        assert (ref_worker["class"], our_worker["class"]) == (("default-system", "default-worker")[index], f"pool{index}")
+    ref_bootstrap = one(reference, "GKEConfigTemplate", "web-1-pool0")
+    our_bootstrap = content_named(ours, "GKEConfigTemplate", "web-1-pool0")
+    assert (our_bootstrap["apiVersion"], our_bootstrap["spec"]) == (ref_bootstrap["apiVersion"], ref_bootstrap["spec"])
+
+    ref_topology, our_topology = one(topology_reference, "Cluster")["spec"]["topology"], one(ours, "Cluster")["spec"]["topology"]
+    assert our_topology["version"] == ref_topology["version"]
+    assert [p["replicas"] for p in our_topology["workers"]["machinePools"]] == [p["replicas"] for p in ref_topology["workers"]["machinePools"]]
+    assert [p["class"] for p in our_topology["workers"]["machinePools"]] == [w["class"] for w in our_workers]
+    # CAPI v1beta2: classRef instead of class.
+    assert (ref_topology["class"], our_topology["classRef"]) == ("web-1", {"name": "web-1"})
+
+
+def test_gke_autopilot_matches_capg_autopilot_templates(host: PluginHost, shared_folder: Path) -> None:
+    classic_ref = gke_reference(shared_folder, "cluster-template-gke-autopilot.yaml")
+    ours = render_gke(host, with_config(network={"name": "web"}, gke={"autopilot": True}), workers=[])
+    assert provider_kinds(ours) == provider_kinds(classic_ref) == {"GCPManagedCluster", "GCPManagedControlPlane"}
+    assert one(ours, "GCPManagedCluster")["spec"] == one(classic_ref, "GCPManagedCluster")["spec"]
+    ref_cp, our_cp = one(classic_ref, "GCPManagedControlPlane")["spec"], one(ours, "GCPManagedControlPlane")["spec"]
+    assert {k: our_cp[k] for k in ref_cp} == ref_cp  # project, location, enableAutopilot
+    # Deliberate: CAPG's webhook refuses Autopilot without a release channel, which this template leaves out.
+    assert "releaseChannel" not in ref_cp and our_cp["releaseChannel"] == "regular"
+
+    class_ref = gke_reference(shared_folder, "cluster-template-gke-autopilot-clusterclass.yaml")
+    topology = one(gke_reference(shared_folder, "cluster-template-gke-autopilot-topology.yaml"), "Cluster")["spec"]["topology"]
+    variables = {v["name"]: v["value"] for v in topology["variables"]}
+    ours = render_gke(host, with_config(network={"name": "web"}, gke={"autopilot": True}), workers=[], mode="clusterclass")
+    reference_class = one(class_ref, "ClusterClass")
+    ref_cluster = _patched(reference_class, variables, one(class_ref, "GCPManagedClusterTemplate"))["spec"]
+    assert content_named(ours, "GCPManagedClusterTemplate", "web-1")["spec"] == ref_cluster
+    ref_cp = _patched(reference_class, variables, one(class_ref, "GCPManagedControlPlaneTemplate"))["spec"]["template"]["spec"]
+    our_cp = content_named(ours, "GCPManagedControlPlaneTemplate", "web-1-control-plane")["spec"]["template"]["spec"]
+    assert {k: our_cp[k] for k in ref_cp} == ref_cp  # project, location, enableAutopilot, releaseChannel: regular
+    # Deliberate: one class per cluster carrying its values, so no variables or patches.
+    assert reference_class["spec"]["variables"] and "variables" not in one(ours, "ClusterClass")["spec"]

@@ -145,9 +145,29 @@ def _auto_create_subnetworks(instance: Any, attribute: attrs.Attribute, value: O
         )
 
 
+def _create(instance: Any, attribute: attrs.Attribute, value: bool) -> None:
+    if not value:
+        return
+    if instance.auto_create_subnetworks:
+        raise InvalidValue(
+            "cannot go with autoCreateSubnetworks: true", value, "prepare makes a custom-mode network: remove autoCreateSubnetworks"
+        )
+    if instance.host_project:
+        raise InvalidValue(
+            "cannot go with hostProject", value, "a Shared VPC network belongs to its host project's admins: bring it, or remove hostProject"
+        )
+    if not instance.subnets:
+        raise InvalidValue("is true but no subnets are listed", value, "list the subnets to make, e.g. [{name: nodes, cidrBlock: 10.0.0.0/20}]")
+
+
 @attrs.frozen(kw_only=True)
 class GcpNetwork:
-    """The VPC network of the cluster; CAPG uses it if it exists and creates it if not."""
+    """The VPC network of the cluster; CAPG uses it if it exists and creates it if not.
+
+    With ``create: true`` ``prepare`` makes it instead, shared by the clusters
+    of an environment: a custom-mode network, the listed subnets, a Cloud
+    Router with Cloud NAT in each of their regions and the firewall rules.
+    """
 
     name: str = attrs.field(default="default", validator=_resource_name)
     # None: CAPG's default (true, an auto-mode network) when it creates the network.
@@ -155,6 +175,16 @@ class GcpNetwork:
     subnets: tuple[GcpSubnet, ...] = attrs.field(default=(), validator=_subnets)
     # A Shared VPC host project; None means the network is in the cluster's project.
     host_project: Optional[str] = attrs.field(default=None, validator=_project_id)
+    create: bool = attrs.field(default=False, validator=_create)
+    # With create: nodes without public addresses reach the internet through Cloud NAT.
+    cloud_nat: bool = True
+
+    def name_for(self, fleet: str, environment: str) -> str:
+        """The network's name. With ``create`` an unnamed network is ``<fleet>-<environment>``:
+        the project's ``default`` network (auto mode, Google-made) is never prepare's."""
+        if self.create and self.name == "default":
+            return f"{fleet}-{environment}"
+        return self.name
 
 
 # -- API server load balancer ---------------------------------------------------------
@@ -256,6 +286,98 @@ class GcpServiceAccount:
     scopes: tuple[str, ...] = attrs.field(default=(CLOUD_PLATFORM_SCOPE,), validator=_scopes)
 
 
+# -- GKE (flavor: gke) ---------------------------------------------------------------------
+
+RELEASE_CHANNELS = ("rapid", "regular", "stable", "extended")
+GKE_IMAGE_TYPES = ("COS_CONTAINERD", "UBUNTU_CONTAINERD", "WINDOWS_LTSC_CONTAINERD")
+GKE_DISK_TYPES = ("pd-standard", "pd-ssd", "pd-balanced")  # CAPG's enum for node pools
+
+
+def _zone(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is not None and not ZONE.match(value):
+        hint = "a zonal cluster's location is a zone such as 'europe-west1-b'; leave it out for a regional cluster"
+        raise InvalidValue("is not a GCP zone", value, hint)
+
+
+def _control_plane_cidr(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is None:
+        return
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        network = None
+    if network is None or network.prefixlen != 28:
+        raise InvalidValue("is not an IPv4 /28 block", value, "GKE's control plane takes a private /28 such as '172.16.0.0/28'")
+
+
+def _private_endpoint(instance: Any, attribute: attrs.Attribute, value: bool) -> None:
+    if value and not instance.nodes:
+        raise InvalidValue("needs private nodes", value, "set nodes: true too; nodes with public addresses cannot reach a private-only endpoint")
+
+
+def _authorized_cidr(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise InvalidValue("is not a CIDR block", value, "write a network address with a prefix length, e.g. '203.0.113.0/24'") from None
+
+
+@attrs.frozen(kw_only=True)
+class GkePrivateCluster:
+    """A private GKE cluster: nodes without public addresses (they reach the
+    internet through Cloud NAT), and with ``endpoint`` a control plane reachable
+    only from inside the VPC."""
+
+    nodes: bool = True
+    endpoint: bool = attrs.field(default=False, validator=_private_endpoint)
+    # None: GKE picks (Private Service Connect); a /28 for a VPC-peered control plane.
+    control_plane_cidr: Optional[str] = attrs.field(default=None, validator=_control_plane_cidr)
+    global_access: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class GkeAuthorizedNetwork:
+    """A range allowed to reach the control plane (master authorized networks)."""
+
+    cidr: str = attrs.field(validator=_authorized_cidr)
+    name: Optional[str] = None
+
+
+@attrs.frozen(kw_only=True)
+class GkeManagement:
+    """Node pool management. ``autoUpgrade`` None: on in a release channel (GKE
+    requires it there), off with a pinned version (Cluster API upgrades the nodes)."""
+
+    auto_upgrade: Optional[bool] = None
+    auto_repair: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class GkeSettings:
+    """The ``gke:`` block: what only the ``gke`` flavor uses. Machine types, disks,
+    the node service account, labels and credentials come from the ``gcp:`` block."""
+
+    autopilot: bool = False
+    # None: a regional cluster in the cluster's region; a zone: a zonal cluster there.
+    location: Optional[str] = attrs.field(default=None, validator=_zone)
+    # None: the cluster's kubernetesVersion is pinned (Autopilot: 'regular', GKE requires a channel).
+    release_channel: Optional[str] = attrs.field(default=None, validator=one_of(*RELEASE_CHANNELS))
+    image_type: Optional[str] = attrs.field(default=None, validator=one_of(*GKE_IMAGE_TYPES))
+    private: Optional[GkePrivateCluster] = None
+    # None: any address may reach the control plane; a list (even empty) turns the restriction on.
+    authorized_networks: Optional[tuple[GkeAuthorizedNetwork, ...]] = None
+    google_public_cidrs_access: Optional[bool] = None
+    management: GkeManagement = GkeManagement()
+    workload_identity: bool = True
+
+    def channel(self) -> Optional[str]:
+        return self.release_channel or ("regular" if self.autopilot else None)
+
+    def auto_upgrade(self) -> bool:
+        upgrade = self.management.auto_upgrade
+        return self.channel() is not None if upgrade is None else upgrade
+
+
 # -- cluster-wide ----------------------------------------------------------------------
 
 
@@ -298,6 +420,52 @@ class GcpCredentialsRef:
     namespace: Optional[str] = attrs.field(default=None, validator=dns_label)
 
 
+def _endpoint(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is not None and not re.match(r"^https?://[^/\s]+/?$", value):
+        raise InvalidValue(
+            "is not an API endpoint", value, "give a scheme and host only, e.g. 'https://compute-acme.p.googleapis.com' (Private Service Connect)"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class GcpEndpoints:
+    """Where ``prepare`` sends each Google API (Private Service Connect, the
+    restricted VIP, a proxy); None: Google's public endpoint."""
+
+    compute: Optional[str] = attrs.field(default=None, validator=_endpoint)
+    container: Optional[str] = attrs.field(default=None, validator=_endpoint)
+    iam: Optional[str] = attrs.field(default=None, validator=_endpoint)
+    resource_manager: Optional[str] = attrs.field(default=None, validator=_endpoint)
+
+
+_ADDON_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$")
+_ROLE = re.compile(r"^(roles/[a-zA-Z0-9_.]+|(projects|organizations)/[^/]+/roles/[a-zA-Z0-9_.]+)$")
+
+
+def _addon_names(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
+    for name in value:
+        if not _ADDON_NAME.match(name) or len(name) > 40:
+            raise InvalidValue(
+                f"addon name {name!r} cannot be used", name, "use lower-case letters, digits, '-' or '_' (at most 40), e.g. 'external_dns'"
+            )
+
+
+def _roles(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+    for index, role in enumerate(value):
+        if not _ROLE.match(role):
+            raise InvalidValue(f"entry {index} is not an IAM role", role, "write 'roles/dns.admin', or 'projects/P/roles/NAME' for a custom role")
+
+
+@attrs.frozen(kw_only=True)
+class GcpAddonServiceAccount:
+    """A Google service account ``prepare`` makes for one addon, usable through
+    GKE Workload Identity by the Kubernetes service account ``namespace/serviceAccount``."""
+
+    roles: tuple[str, ...] = attrs.field(default=(), validator=_roles)
+    namespace: str = attrs.field(default="kube-system", validator=dns_label)
+    service_account: str = ""  # default: the addon name with '_' as '-'
+
+
 @attrs.frozen(kw_only=True)
 class GcpConfig:
     project: str = attrs.field(validator=_project_id)
@@ -313,3 +481,7 @@ class GcpConfig:
     additional_labels: dict[str, str] = attrs.field(factory=dict, validator=_labels)
     # Named like CAPG's field; a key called 'credentials' would also get its errors hidden as secret-looking.
     credentials_ref: Optional[GcpCredentialsRef] = None
+    gke: GkeSettings = GkeSettings()
+    # prepare only: API endpoints, and Workload Identity service accounts per addon.
+    endpoints: GcpEndpoints = GcpEndpoints()
+    addon_service_accounts: dict[str, GcpAddonServiceAccount] = attrs.field(factory=dict, validator=_addon_names)

@@ -1,4 +1,13 @@
-"""CAPG objects for one cluster: pure functions of the cluster's settings."""
+"""CAPG objects for one cluster: pure functions of the cluster's settings.
+
+:func:`render` answers ``render_provider_manifests``. The self-managed
+(``kubeadm``) flavor is here, with what both flavors share (project, network,
+labels, credentials); the ``gke`` flavor is in :mod:`dokaseca_gcp.gke`.
+
+What ``prepare`` found (``infra.outputs``: ``project_id``, ``network``,
+``subnets``, ``image``) wins over the ``gcp:`` block; rendered offline, the
+block's values are used as they are.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +39,10 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     """The CAPG objects of a cluster whose settings passed :func:`dokaseca_gcp.checks.problems`
     (the ``check_cluster`` hook); the only values not checked there come from ``infra.outputs``
     (network name, image), which CAPG takes as they are."""
+    if cluster.flavor == "gke":
+        from dokaseca_gcp import gke  # imports this module's helpers
+
+        return gke.render(cluster, infra)
     config: GcpConfig = cluster.provider_config
     cluster_spec = _cluster_spec(cluster, config, infra)
     if cluster.mode == "clusterclass":
@@ -69,30 +82,50 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
 
 
 def _cluster_spec(cluster: ClusterSpec, config: GcpConfig, infra: InfraResult) -> dict[str, Any]:
-    network: dict[str, Any] = {"name": infra.outputs.get("network_name") or config.network.name}
-    if config.network.auto_create_subnetworks is not None:
-        network["autoCreateSubnetworks"] = config.network.auto_create_subnetworks
-    if config.network.subnets:
-        network["subnets"] = [
-            {"name": subnet.name, "cidrBlock": subnet.cidr_block, "region": subnet.region or cluster.region}
-            for subnet in config.network.subnets
-        ]
-    if config.network.host_project:
-        network["hostProject"] = config.network.host_project
-    spec: dict[str, Any] = {"project": config.project, "region": cluster.region, "network": network}
+    spec: dict[str, Any] = {"project": project(config, infra), "region": cluster.region, "network": network_spec(cluster, config, infra)}
     if config.zones:
         spec["failureDomains"] = list(config.zones)
     load_balancer = _load_balancer(config)
     if load_balancer:
         spec["loadBalancer"] = load_balancer
+    spec.update(shared_fields(cluster, config))
+    return spec
+
+
+def project(config: GcpConfig, infra: InfraResult) -> str:
+    return infra.outputs.get("project_id") or config.project
+
+
+def network_spec(cluster: ClusterSpec, config: GcpConfig, infra: InfraResult) -> dict[str, Any]:
+    """The ``network`` of a GCPCluster or GCPManagedCluster: the one ``prepare``
+    made or found, else the block's (CAPG creates it when it is missing)."""
+    outputs = infra.outputs
+    settings = config.network
+    network: dict[str, Any] = {"name": outputs.get("network") or settings.name_for(cluster.fleet, cluster.environment)}
+    if settings.auto_create_subnetworks is not None:
+        network["autoCreateSubnetworks"] = settings.auto_create_subnetworks
+    if outputs.get("subnets"):
+        network["subnets"] = [{"name": s["name"], "cidrBlock": s["cidr"], "region": s["region"]} for s in outputs["subnets"]]
+    elif settings.subnets:
+        network["subnets"] = [
+            {"name": subnet.name, "cidrBlock": subnet.cidr_block, "region": subnet.region or cluster.region} for subnet in settings.subnets
+        ]
+    if settings.host_project:
+        network["hostProject"] = settings.host_project
+    return network
+
+
+def shared_fields(cluster: ClusterSpec, config: GcpConfig) -> dict[str, Any]:
+    """Labels and the credentials reference, the same on a GCPCluster and a GCPManagedCluster."""
+    fields: dict[str, Any] = {}
     if config.additional_labels:
-        spec["additionalLabels"] = dict(sorted(config.additional_labels.items()))
+        fields["additionalLabels"] = dict(sorted(config.additional_labels.items()))
     if config.credentials_ref is not None:
-        spec["credentialsRef"] = {
+        fields["credentialsRef"] = {
             "name": config.credentials_ref.name,
             "namespace": config.credentials_ref.namespace or cluster.namespace,
         }
-    return spec
+    return fields
 
 
 def _load_balancer(config: GcpConfig) -> dict[str, Any]:
