@@ -10,8 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
+from dokaseca.credentials import CredentialsFileProblem, username_password
 from dokaseca.errors import ProviderError
 
 from dokaseca_metal3.inventory import Inventory, Metal3Host
@@ -49,15 +48,9 @@ def read(inventory: Inventory, index: int, host: Metal3Host) -> tuple[str, str]:
     if bmc.credentials_file is not None:
         text = file_text("credentialsFile", bmc.credentials_file)
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            # PyYAML's own message quotes the offending line, which may hold the password.
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise fail("credentialsFile", f"{bmc.credentials_file} is not valid YAML{where}", "write 'username: ...' and 'password: ...'") from None
-        if not isinstance(data, dict) or not all(isinstance(data.get(key), str) and data[key] for key in ("username", "password")):
-            raise fail("credentialsFile", f"{bmc.credentials_file} has no username and password", "write 'username: ...' and 'password: ...' (strings)")
-        return data["username"], data["password"]
+            return username_password(text)
+        except CredentialsFileProblem as problem:
+            raise fail("credentialsFile", f"{bmc.credentials_file} {problem.what}", problem.hint) from None
 
     username: Optional[str] = bmc.username
     if bmc.username_env is not None:
