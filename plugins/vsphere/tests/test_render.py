@@ -317,6 +317,16 @@ def test_thumbprint_is_rendered_in_upper_case_and_sha256_is_accepted(host: Plugi
     assert spec["thumbprint"] == sha256.upper()  # govmomi compares its upper-case form byte for byte
 
 
+def test_a_server_port_is_kept_and_prepare_only_keys_are_never_rendered(host: PluginHost, crd_schemas: CRDSchemas) -> None:
+    config = with_config(server="vcenter.example.com:8443", caFile="certs/vcenter-ca.pem", credentialsFile="secrets/vcenter.yaml")
+    objects = render(host, config)
+    assert crd_schemas.validate_all(objects) == []
+    assert one(objects, "VSphereCluster")["spec"]["server"] == "vcenter.example.com:8443"  # CAPV's govmomi takes host:port
+    assert machine(objects, "onprem-1-general")["server"] == "vcenter.example.com:8443"
+    text = dump_all(objects)
+    assert "vcenter-ca.pem" not in text and "secrets/vcenter.yaml" not in text
+
+
 def test_placement_fields_are_rendered_only_when_set(host: PluginHost, crd_schemas: CRDSchemas) -> None:
     placement = {
         "datacenter": "dc1",
@@ -429,6 +439,10 @@ def test_ssh_authorized_keys_become_the_capv_sudo_user(host: PluginHost, mode: s
         ({k: v for k, v in BASE_CONFIG.items() if k != "server"}, "server", "required key is missing"),
         (with_config(server="https://vcenter.example.com/sdk"), "server", "CAPV adds https:// and /sdk"),
         (with_config(server="vcenter_1.example.com"), "server", "is not a host name or IP address"),
+        (with_config(server="vcenter.example.com:99999"), "server", "has a port outside 1-65535"),
+        (with_config(server="vcenter.example.com:https"), "server", "has a port that is not a number"),
+        (with_config(caFile=" "), "caFile", "give a file path (relative to the fleet file)"),
+        (with_config(credentialsFile=""), "credentialsFile", "must not be empty"),
         (with_config(thumbprint="5D0106"), "thumbprint", "is not a colon-separated hex thumbprint"),
         (with_config(thumbprint="5D:01:06"), "thumbprint", "a SHA-1 thumbprint has 20 and a SHA-256 one 32"),
         (with_config(thumbprint=SHA1_THUMBPRINT.replace("5D", "ZZ")), "thumbprint", "is not a colon-separated hex thumbprint"),

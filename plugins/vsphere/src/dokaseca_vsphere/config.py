@@ -35,6 +35,17 @@ MEMORY_STEP_MIB = 4
 # -- field validators -------------------------------------------------------------
 
 
+def split_server(server: str) -> tuple[str, int]:
+    """``(host, port)`` of ``vcenter.example.com``, ``vcenter.example.com:8443``, ``[fd00::1]:443`` or ``fd00::1``."""
+    if server.startswith("["):
+        host, _, port = server[1:].partition("]")
+        return host, int(port.removeprefix(":") or 443)
+    host, colon, port = server.rpartition(":")
+    if not colon or ":" in host:  # no port, or a bare IPv6 address
+        return server, 443
+    return host, int(port)
+
+
 def _server(instance: Any, attribute: attrs.Attribute, value: str) -> None:
     if "://" in value or "/" in value:
         raise InvalidValue(
@@ -43,11 +54,17 @@ def _server(instance: Any, attribute: attrs.Attribute, value: str) -> None:
             "write only the vCenter host name or IP, e.g. 'vcenter.example.com'; CAPV adds https:// and /sdk itself",
         )
     try:
-        ipaddress.ip_address(value)
+        host, port = split_server(value)
+    except ValueError:
+        raise InvalidValue("has a port that is not a number", value, "write host:port, e.g. 'vcenter.example.com:8443'") from None
+    if not 0 < port < 65536:
+        raise InvalidValue("has a port outside 1-65535", value, "write host:port, e.g. 'vcenter.example.com:8443'")
+    try:
+        ipaddress.ip_address(host)
         return
     except ValueError:
         pass
-    if not _HOST_NAME.match(value):
+    if not _HOST_NAME.match(host):
         raise InvalidValue(
             "is not a host name or IP address", value, "write the vCenter's name as in its certificate, e.g. 'vcenter.example.com'"
         )
@@ -78,6 +95,11 @@ def _ip_address(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 def _not_empty(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
     if value is not None and not value.strip():
         raise InvalidValue("must not be empty", value, "omit the key to let vCenter pick its default")
+
+
+def _file_path(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
+    if value is not None and not value.strip():
+        raise InvalidValue("must not be empty", value, "give a file path (relative to the fleet file), or omit the key")
 
 
 def _num_cpus(instance: Any, attribute: attrs.Attribute, value: Optional[int]) -> None:
@@ -182,6 +204,11 @@ class VSphereMachineSize:
 class VSphereConfig:
     server: str = attrs.field(validator=_server)
     thumbprint: Optional[str] = attrs.field(default=None, validator=_thumbprint)
+    # Used by `prepare` only, never rendered: a CA bundle (PEM) to trust vCenter's
+    # certificate with, and a YAML file with `username` and `password`. Relative
+    # paths are relative to the fleet file.
+    ca_file: Optional[str] = attrs.field(default=None, validator=_file_path)
+    credentials_file: Optional[str] = attrs.field(default=None, validator=_file_path)
     control_plane_endpoint: str = attrs.field(validator=_ip_address)
     template: str = attrs.field(validator=_not_empty)
     network: str = attrs.field(validator=_not_empty)
