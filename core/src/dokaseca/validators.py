@@ -18,6 +18,7 @@ import attrs
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 KUBERNETES_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+ADDON_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$")
 
 
 class InvalidValue(ValueError):
@@ -48,6 +49,16 @@ def dns_label(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
             value,
             "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
         )
+
+
+def addon_names(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """Keys of a map per addon (a provider's addon roles, identities, service
+    accounts): the GitOps metadata turns them into ``<addon>_...`` annotations."""
+    for name in value:
+        if not ADDON_NAME.match(name) or len(name) > 40:
+            raise InvalidValue(
+                f"addon name {name!r} cannot be used", name, "use lower-case letters, digits, '-' or '_' (at most 40), e.g. 'external_dns'"
+            )
 
 
 def kubernetes_version(instance: Any, attribute: attrs.Attribute, value: Any) -> None:

@@ -1,12 +1,11 @@
 """The ``aws:`` block of a cluster (or of ``defaults:`` / an environment)."""
 
 import ipaddress
-import re
 from typing import Any, Optional
 
 import attrs
 
-from dokaseca.validators import InvalidValue, one_of, ssh_public_key_problem
+from dokaseca.validators import InvalidValue, addon_names, one_of, ssh_public_key_problem
 
 # The names `clusterawsadm bootstrap iam` gives the instance profiles, so a
 # fleet works in an account that was bootstrapped by clusterawsadm too.
@@ -17,7 +16,6 @@ CAPA_NODES_PROFILE = "nodes.cluster-api-provider-aws.sigs.k8s.io"
 CAPA_AMI_OWNER = "819546954734"
 CAPA_AMI_NAME_FORMAT = "capa-ami-{base_os}-?{kubernetes_version}-*"
 
-_ADDON_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$")
 
 
 def _ami_id(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
@@ -55,14 +53,6 @@ def _arns(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> 
     for index, arn in enumerate(value):
         if not arn.startswith("arn:aws") or ":policy/" not in arn:
             raise InvalidValue(f"entry {index} is not an IAM policy ARN", arn, "write 'arn:aws:iam::aws:policy/<Name>' or your own policy's ARN")
-
-
-def _addon_names(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
-    for name in value:
-        if not _ADDON_NAME.match(name) or len(name) > 40:
-            raise InvalidValue(
-                f"addon name {name!r} cannot be used", name, "use lower-case letters, digits, '-' or '_' (at most 40), e.g. 'external_dns'"
-            )
 
 
 @attrs.frozen(kw_only=True)
@@ -160,5 +150,5 @@ class AwsConfig:
     bootstrap_iam: bool = attrs.field(default=True, metadata={"key": "bootstrapIAM"})
     control_plane_instance_profile: str = CAPA_CONTROL_PLANE_PROFILE
     nodes_instance_profile: str = CAPA_NODES_PROFILE
-    addon_roles: dict[str, AddonRole] = attrs.field(factory=dict, validator=_addon_names)
+    addon_roles: dict[str, AddonRole] = attrs.field(factory=dict, validator=addon_names)
     eks: EksSettings = EksSettings()

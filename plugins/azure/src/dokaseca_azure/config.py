@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from dokaseca.validators import InvalidValue, cidrs, dns_label, one_of, ssh_public_key_problem
+from dokaseca.validators import InvalidValue, addon_names, cidrs, dns_label, one_of, ssh_public_key_problem
 
 DEFAULT_VM_SIZE = "Standard_D2s_v3"
 DEFAULT_OS_DISK_SIZE_GB = 128  # as CAPZ's templates; CAPZ itself would give 30
@@ -340,20 +340,11 @@ class AksSettings:
 # The clouds azure-core knows the Resource Manager endpoint of, by CAPZ's names
 # (AzureCluster.spec.azureEnvironment); any other through resourceManagerEndpoint.
 CLOUDS = ("AzurePublicCloud", "AzureUSGovernmentCloud", "AzureChinaCloud")
-_ADDON_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$")
 
 
 def _https_url(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if value is not None and not re.match(r"^https://[^/\s]+(/\S*)?$", value):
         raise InvalidValue("is not an https URL", value, "write it as 'https://management.local.azurestack.external'")
-
-
-def _addon_names(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
-    for name in value:
-        if not _ADDON_NAME.match(name) or len(name) > 40:
-            raise InvalidValue(
-                f"addon name {name!r} cannot be used", name, "use lower-case letters, digits, '-' or '_' (at most 40), e.g. 'external_dns'"
-            )
 
 
 @attrs.frozen(kw_only=True)
@@ -443,7 +434,7 @@ class AzureConfig:
     # Without resourceGroup: the cluster's own group (its name, as CAPZ) or one per environment.
     resource_group_scope: str = attrs.field(default="cluster", validator=one_of("cluster", "environment"))
     network: AzureNetwork = AzureNetwork()
-    addon_identities: dict[str, AzureAddonIdentity] = attrs.field(factory=dict, validator=_addon_names)
+    addon_identities: dict[str, AzureAddonIdentity] = attrs.field(factory=dict, validator=addon_names)
     # The cluster's service-account token issuer: when known, each addon identity trusts
     # tokens of its service account from there (a federated credential, for workload identity).
     service_account_issuer: str | None = attrs.field(default=None, validator=_https_url)

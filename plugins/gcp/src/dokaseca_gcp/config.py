@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import attrs
 
-from dokaseca.validators import InvalidValue, dns_label, one_of
+from dokaseca.validators import InvalidValue, addon_names, dns_label, one_of
 
 DEFAULT_MACHINE_TYPE = "n2-standard-2"
 # CAPG's own default is pd-standard (HDD): too slow for etcd on the control plane.
@@ -438,16 +438,7 @@ class GcpEndpoints:
     resource_manager: Optional[str] = attrs.field(default=None, validator=_endpoint)
 
 
-_ADDON_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$")
 _ROLE = re.compile(r"^(roles/[a-zA-Z0-9_.]+|(projects|organizations)/[^/]+/roles/[a-zA-Z0-9_.]+)$")
-
-
-def _addon_names(instance: Any, attribute: attrs.Attribute, value: dict[str, Any]) -> None:
-    for name in value:
-        if not _ADDON_NAME.match(name) or len(name) > 40:
-            raise InvalidValue(
-                f"addon name {name!r} cannot be used", name, "use lower-case letters, digits, '-' or '_' (at most 40), e.g. 'external_dns'"
-            )
 
 
 def _roles(instance: Any, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
@@ -484,4 +475,4 @@ class GcpConfig:
     gke: GkeSettings = GkeSettings()
     # prepare only: API endpoints, and Workload Identity service accounts per addon.
     endpoints: GcpEndpoints = GcpEndpoints()
-    addon_service_accounts: dict[str, GcpAddonServiceAccount] = attrs.field(factory=dict, validator=_addon_names)
+    addon_service_accounts: dict[str, GcpAddonServiceAccount] = attrs.field(factory=dict, validator=addon_names)
