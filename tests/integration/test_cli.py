@@ -186,5 +186,5 @@ def test_multi_cloud_example_uses_every_provider(run):
     kinds = {d["kind"] for d in documents}
     assert {"AWSCluster", "AWSManagedControlPlane", "AzureCluster", "GCPClusterTemplate", "VSphereCluster", "Metal3Cluster"} <= kinds
     assert {d["metadata"]["name"] for d in documents if d["kind"] == "Namespace"} == {
-        "hub", "prod-eks-euc1", "prod-azure-we", "prod-aks-we", "prod-gcp-ew1", "stg-vsphere-dc1", "dev-metal-r1",
+        "hub", "prod-eks-euc1", "prod-azure-we", "prod-aks-we", "prod-gcp-ew1", "prod-gke-ew1", "stg-vsphere-dc1", "dev-metal-r1",
     }
