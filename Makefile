@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_apply.py
 	$(BIN)/python bench/bench_prepare.py
+	$(BIN)/python bench/bench_prepare_clouds.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -28,6 +28,9 @@ from typing import Any, Optional
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # The default backlog of 5 drops connections when many clusters are prepared
+    # at once, and the SDKs then wait a second before they retry.
+    request_queue_size = 128
     state: Any = None
 
 
