@@ -21,8 +21,8 @@ from dokaseca.manifests import (
     args_list,
     contract_ref,
     k8s_object,
+    template_object,
     template_ref,
-    versioned_name,
 )
 from dokaseca.models import ClusterSpec, KubeadmSettings, ProviderManifests, WorkerPool
 
@@ -151,9 +151,7 @@ def _kubeadm_config_template(cluster: ClusterSpec, pool: WorkerPool, settings: K
     if settings.users:
         spec["users"] = [dict(u) for u in settings.users]
     template = {"template": {"spec": spec}}
-    return k8s_object(
-        KUBEADM_BOOTSTRAP_VERSION, "KubeadmConfigTemplate", versioned_name(pool_name(cluster, pool), template), cluster.namespace, spec=template
-    )
+    return template_object(KUBEADM_BOOTSTRAP_VERSION, "KubeadmConfigTemplate", pool_name(cluster, pool), cluster.namespace, template)
 
 
 def _worker_template(cluster: ClusterSpec, provided: ProviderManifests, pool: WorkerPool) -> dict[str, Any]:
@@ -229,13 +227,7 @@ def _clusterclass(cluster: ClusterSpec, provided: ProviderManifests) -> list[dic
         if provided.control_plane_machine_template is None:
             raise ValueError(f"provider {cluster.provider!r} returned no control-plane machine template for {cluster.name!r}")
         kcp_spec = {"template": {"spec": {"kubeadmConfigSpec": _control_plane_kubeadm(provided.kubeadm)}}}
-        kcp_template = k8s_object(
-            KUBEADM_CONTROL_PLANE_VERSION,
-            "KubeadmControlPlaneTemplate",
-            versioned_name(control_plane_name(cluster), kcp_spec),
-            cluster.namespace,
-            spec=kcp_spec,
-        )
+        kcp_template = template_object(KUBEADM_CONTROL_PLANE_VERSION, "KubeadmControlPlaneTemplate", control_plane_name(cluster), cluster.namespace, kcp_spec)
         objects.append(kcp_template)
         control_plane = {
             "templateRef": template_ref(kcp_template),

@@ -79,6 +79,11 @@ def args_list(args: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"name": k, "value": str(v)} for k, v in sorted(args.items())]
 
 
+def template_object(api_version: str, kind: str, name: str, namespace: str | None, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """An immutable template: ``k8s_object`` named ``versioned_name(name, spec)``."""
+    return k8s_object(api_version, kind, versioned_name(name, spec), namespace, spec=spec)
+
+
 def versioned_name(name: str, spec: Mapping[str, Any]) -> str:
     """``name`` plus a digest of ``spec``: the name of an immutable template.
 

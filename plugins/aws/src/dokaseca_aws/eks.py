@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from dokaseca.capi import AUTOSCALER_MAX, AUTOSCALER_MIN, control_plane_name, pool_name
-from dokaseca.manifests import CAPI_VERSION, contract_ref, k8s_object, versioned_name
+from dokaseca.manifests import CAPI_VERSION, contract_ref, k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, ProviderManifests, WorkerPool
 
 from dokaseca_aws.config import AwsConfig
@@ -41,20 +41,8 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         # No version: the topology sets it from Cluster.spec.topology.version.
         control_plane_template = {"template": {"spec": control_plane}}
         return ProviderManifests(
-            infrastructure_cluster=k8s_object(
-                CAPA_VERSION,
-                "AWSManagedClusterTemplate",
-                versioned_name(cluster.name, cluster_template),
-                cluster.namespace,
-                spec=cluster_template,
-            ),
-            control_plane_template=k8s_object(
-                CAPA_CONTROL_PLANE_VERSION,
-                "AWSManagedControlPlaneTemplate",
-                versioned_name(control_plane_name(cluster), control_plane_template),
-                cluster.namespace,
-                spec=control_plane_template,
-            ),
+            infrastructure_cluster=template_object(CAPA_VERSION, "AWSManagedClusterTemplate", cluster.name, cluster.namespace, cluster_template),
+            control_plane_template=template_object(CAPA_CONTROL_PLANE_VERSION, "AWSManagedControlPlaneTemplate", control_plane_name(cluster), cluster.namespace, control_plane_template),
             worker_machine_templates={pool.name: _node_template(cluster, config, pool) for pool in cluster.workers},
             worker_bootstrap_templates={pool.name: _nodeadm_template(cluster, pool) for pool in cluster.workers},
             extra=identities,
@@ -173,10 +161,4 @@ def _nodeadm_template(cluster: ClusterSpec, pool: WorkerPool) -> dict[str, Any]:
         )
     spec: dict[str, Any] = {"kubelet": {"flags": flags}} if flags else {}
     template = {"template": {"spec": spec}}
-    return k8s_object(
-        CAPA_BOOTSTRAP_VERSION,
-        "NodeadmConfigTemplate",
-        versioned_name(pool_name(cluster, pool), template),
-        cluster.namespace,
-        spec=template,
-    )
+    return template_object(CAPA_BOOTSTRAP_VERSION, "NodeadmConfigTemplate", pool_name(cluster, pool), cluster.namespace, template)

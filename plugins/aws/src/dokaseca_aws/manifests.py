@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Mapping, Optional
 
-from dokaseca.manifests import k8s_object, versioned_name
+from dokaseca.manifests import k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_aws.config import AmiLookup, AwsConfig
@@ -43,9 +43,7 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     cluster_spec = _cluster_spec(cluster, config, infra)
     if cluster.mode == "clusterclass":
         template = {"template": {"spec": cluster_spec}}
-        infra_cluster = k8s_object(
-            CAPA_VERSION, "AWSClusterTemplate", versioned_name(cluster.name, template), cluster.namespace, spec=template
-        )
+        infra_cluster = template_object(CAPA_VERSION, "AWSClusterTemplate", cluster.name, cluster.namespace, template)
     else:
         infra_cluster = k8s_object(CAPA_VERSION, "AWSCluster", cluster.name, cluster.namespace, spec=cluster_spec)
     ami_id = config.ami_id or infra.outputs.get("ami_id")
@@ -112,7 +110,7 @@ def machine_template(
         machine["rootVolume"] = {"size": config.root_volume_size}
     machine.update(fields)
     template = {"template": {"spec": machine}}
-    return k8s_object(CAPA_VERSION, "AWSMachineTemplate", versioned_name(name, template), cluster.namespace, spec=template)
+    return template_object(CAPA_VERSION, "AWSMachineTemplate", name, cluster.namespace, template)
 
 
 def image_lookup(lookup: AmiLookup) -> dict[str, str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from dokaseca.capi import AUTOSCALER_MAX, AUTOSCALER_MIN, control_plane_name, pool_name
-from dokaseca.manifests import CAPI_VERSION, KUBEADM_BOOTSTRAP_VERSION, contract_ref, k8s_object, versioned_name
+from dokaseca.manifests import CAPI_VERSION, KUBEADM_BOOTSTRAP_VERSION, contract_ref, k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, ProviderManifests, WorkerPool
 
 from dokaseca_azure import names
@@ -47,20 +47,8 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         control_plane_template = {"template": {"spec": {**control_plane, "version": cluster.kubernetes_version}}}
         cluster_template: dict[str, Any] = {"template": {"spec": {}}}
         return ProviderManifests(
-            infrastructure_cluster=k8s_object(
-                CAPZ_VERSION,
-                "AzureManagedClusterTemplate",
-                versioned_name(cluster.name, cluster_template),
-                cluster.namespace,
-                spec=cluster_template,
-            ),
-            control_plane_template=k8s_object(
-                CAPZ_VERSION,
-                "AzureManagedControlPlaneTemplate",
-                versioned_name(control_plane_name(cluster), control_plane_template),
-                cluster.namespace,
-                spec=control_plane_template,
-            ),
+            infrastructure_cluster=template_object(CAPZ_VERSION, "AzureManagedClusterTemplate", cluster.name, cluster.namespace, cluster_template),
+            control_plane_template=template_object(CAPZ_VERSION, "AzureManagedControlPlaneTemplate", control_plane_name(cluster), cluster.namespace, control_plane_template),
             worker_machine_pool_templates={pool.name: _pool_template(cluster, config, pool, pool.name in system) for pool in cluster.workers},
             worker_bootstrap_templates={pool.name: _bootstrap_template(cluster, pool) for pool in cluster.workers},
             control_plane_naming=CONTROL_PLANE_NAMING,
@@ -202,23 +190,11 @@ def _managed_pool(cluster: ClusterSpec, config: AzureConfig, pool: WorkerPool, s
 
 def _pool_template(cluster: ClusterSpec, config: AzureConfig, pool: WorkerPool, system: bool) -> dict[str, Any]:
     template = {"template": {"spec": _pool_spec(config, pool, system)}}
-    return k8s_object(
-        CAPZ_VERSION,
-        "AzureManagedMachinePoolTemplate",
-        versioned_name(pool_name(cluster, pool), template),
-        cluster.namespace,
-        spec=template,
-    )
+    return template_object(CAPZ_VERSION, "AzureManagedMachinePoolTemplate", pool_name(cluster, pool), cluster.namespace, template)
 
 
 def _bootstrap_template(cluster: ClusterSpec, pool: WorkerPool) -> dict[str, Any]:
     """A MachinePool class must name a bootstrap template; AKS ignores what it makes.
     CAPI v1beta2 wants at least one field: the default format, said out loud."""
     template = {"template": {"spec": {"format": "cloud-config"}}}
-    return k8s_object(
-        KUBEADM_BOOTSTRAP_VERSION,
-        "KubeadmConfigTemplate",
-        versioned_name(pool_name(cluster, pool), template),
-        cluster.namespace,
-        spec=template,
-    )
+    return template_object(KUBEADM_BOOTSTRAP_VERSION, "KubeadmConfigTemplate", pool_name(cluster, pool), cluster.namespace, template)

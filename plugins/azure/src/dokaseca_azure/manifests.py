@@ -24,7 +24,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from dokaseca.errors import ProviderError
-from dokaseca.manifests import k8s_object, versioned_name
+from dokaseca.manifests import k8s_object, template_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_azure import names
@@ -222,7 +222,7 @@ def _machine_template(cluster: ClusterSpec, base_name: str, vm_size: str, infra:
     if config.ssh_public_key:
         machine["sshPublicKey"] = ssh_public_key_b64(config.ssh_public_key)
     spec = {"template": {"spec": machine}}
-    return k8s_object(CAPZ_VERSION, "AzureMachineTemplate", versioned_name(base_name, spec), cluster.namespace, spec=spec)
+    return template_object(CAPZ_VERSION, "AzureMachineTemplate", base_name, cluster.namespace, spec)
 
 
 def ssh_public_key_b64(key: str) -> str:

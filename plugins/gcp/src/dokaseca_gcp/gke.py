@@ -21,7 +21,7 @@ import ipaddress
 from typing import Any, Optional
 
 from dokaseca.capi import control_plane_name, pool_name
-from dokaseca.manifests import CAPI_VERSION, contract_ref, k8s_object, versioned_name
+from dokaseca.manifests import CAPI_VERSION, contract_ref, k8s_object, template_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, ProviderManifests, WorkerPool
 
 from dokaseca_gcp.config import GcpConfig, GkeSettings
@@ -43,20 +43,8 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         # clusterName either (the template has none): CAPG names it <namespace>-<object>.
         control_plane_template = {"template": {"spec": _control_plane_spec(cluster, config, infra, version=None)}}
         return ProviderManifests(
-            infrastructure_cluster=k8s_object(
-                CAPG_VERSION,
-                "GCPManagedClusterTemplate",
-                versioned_name(cluster.name, cluster_template),
-                cluster.namespace,
-                spec=cluster_template,
-            ),
-            control_plane_template=k8s_object(
-                CAPG_VERSION,
-                "GCPManagedControlPlaneTemplate",
-                versioned_name(control_plane_name(cluster), control_plane_template),
-                cluster.namespace,
-                spec=control_plane_template,
-            ),
+            infrastructure_cluster=template_object(CAPG_VERSION, "GCPManagedClusterTemplate", cluster.name, cluster.namespace, cluster_template),
+            control_plane_template=template_object(CAPG_VERSION, "GCPManagedControlPlaneTemplate", control_plane_name(cluster), cluster.namespace, control_plane_template),
             worker_machine_pool_templates={pool.name: _node_pool_template(cluster, config, pool) for pool in cluster.workers},
             worker_bootstrap_templates={pool.name: _gke_config_template(cluster, pool) for pool in cluster.workers},
             # GKE scales its node pools itself; each starts at a size CAPG accepts.
@@ -204,6 +192,4 @@ def _node_pool_template(cluster: ClusterSpec, config: GcpConfig, pool: WorkerPoo
 
 def _gke_config_template(cluster: ClusterSpec, pool: WorkerPool) -> dict[str, Any]:
     template: dict[str, Any] = {"template": {"spec": {}}}
-    return k8s_object(
-        GKE_BOOTSTRAP_VERSION, "GKEConfigTemplate", versioned_name(pool_name(cluster, pool), template), cluster.namespace, spec=template
-    )
+    return template_object(GKE_BOOTSTRAP_VERSION, "GKEConfigTemplate", pool_name(cluster, pool), cluster.namespace, template)

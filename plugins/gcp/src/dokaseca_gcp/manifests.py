@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from dokaseca.manifests import k8s_object, versioned_name
+from dokaseca.manifests import k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_gcp.config import GcpConfig, GcpServiceAccount
@@ -47,9 +47,7 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     cluster_spec = _cluster_spec(cluster, config, infra)
     if cluster.mode == "clusterclass":
         template = {"template": {"spec": cluster_spec}}
-        infra_cluster = k8s_object(
-            CAPG_VERSION, "GCPClusterTemplate", versioned_name(cluster.name, template), cluster.namespace, spec=template
-        )
+        infra_cluster = template_object(CAPG_VERSION, "GCPClusterTemplate", cluster.name, cluster.namespace, template)
     else:
         infra_cluster = k8s_object(CAPG_VERSION, "GCPCluster", cluster.name, cluster.namespace, spec=cluster_spec)
     control_plane = _machine_template(
@@ -167,4 +165,4 @@ def _machine_template(
         machine["serviceAccounts"] = {"email": service_account.email, "scopes": list(service_account.scopes)}
     # Immutable once created (CAPG's webhook rejects updates): a changed spec is a new template.
     template = {"template": {"spec": machine}}
-    return k8s_object(CAPG_VERSION, "GCPMachineTemplate", versioned_name(name, template), cluster.namespace, spec=template)
+    return template_object(CAPG_VERSION, "GCPMachineTemplate", name, cluster.namespace, template)

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional
 from dokaseca import kube_vip
 from dokaseca.builtin.standard_labels import ENVIRONMENT_LABEL
 from dokaseca.errors import ProviderError
-from dokaseca.manifests import k8s_object, versioned_name
+from dokaseca.manifests import k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_metal3 import checks
@@ -41,9 +41,7 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     }
     if cluster.mode == "clusterclass":
         template = {"template": {"spec": cluster_spec}}
-        infra_cluster = k8s_object(
-            CAPM3_VERSION, "Metal3ClusterTemplate", versioned_name(cluster.name, template), cluster.namespace, spec=template
-        )
+        infra_cluster = template_object(CAPM3_VERSION, "Metal3ClusterTemplate", cluster.name, cluster.namespace, template)
     else:
         infra_cluster = k8s_object(CAPM3_VERSION, "Metal3Cluster", cluster.name, cluster.namespace, spec=cluster_spec)
 
@@ -146,7 +144,7 @@ def _machine_template(
         "image": image,
     }
     spec = {"nodeReuse": False, "template": {"spec": machine}}
-    return k8s_object(CAPM3_VERSION, "Metal3MachineTemplate", versioned_name(name, spec), cluster.namespace, spec=spec)
+    return template_object(CAPM3_VERSION, "Metal3MachineTemplate", name, cluster.namespace, spec)
 
 
 # -- node network ---------------------------------------------------------------
@@ -204,4 +202,4 @@ def _data_template(cluster: ClusterSpec, config: Metal3Config, pool: Optional[di
             network_data["services"] = {"dnsFromIPPool": pool_name}
         spec["networkData"] = network_data
     # CAPM3 refuses changes to a Metal3DataTemplate's spec, so it is named after it.
-    return k8s_object(CAPM3_VERSION, "Metal3DataTemplate", versioned_name(f"{cluster.name}-data", spec), cluster.namespace, spec=spec)
+    return template_object(CAPM3_VERSION, "Metal3DataTemplate", f"{cluster.name}-data", cluster.namespace, spec)

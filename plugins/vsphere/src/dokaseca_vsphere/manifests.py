@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from dokaseca import kube_vip
-from dokaseca.manifests import k8s_object, versioned_name
+from dokaseca.manifests import k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, KubeadmSettings, ProviderManifests
 
 from dokaseca_vsphere.config import VSphereConfig
@@ -47,9 +47,7 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
     if cluster.mode == "clusterclass":
         # A template too: immutable, so named after its content like the machine templates.
         template_spec = {"template": {"spec": cluster_spec}}
-        infra_cluster = k8s_object(
-            CAPV_VERSION, "VSphereClusterTemplate", versioned_name(cluster.name, template_spec), cluster.namespace, spec=template_spec
-        )
+        infra_cluster = template_object(CAPV_VERSION, "VSphereClusterTemplate", cluster.name, cluster.namespace, template_spec)
     else:
         infra_cluster = k8s_object(CAPV_VERSION, "VSphereCluster", cluster.name, cluster.namespace, spec=cluster_spec)
     control_plane = _machine_template(cluster, infra, f"{cluster.name}-control-plane", cluster.control_plane.machine_size)
@@ -142,7 +140,7 @@ def _machine_template(cluster: ClusterSpec, infra: InfraResult, base_name: str, 
         }
     )
     spec = {"template": {"spec": machine}}
-    return k8s_object(CAPV_VERSION, "VSphereMachineTemplate", versioned_name(base_name, spec), cluster.namespace, spec=spec)
+    return template_object(CAPV_VERSION, "VSphereMachineTemplate", base_name, cluster.namespace, spec)
 
 
 def _users(config: VSphereConfig) -> tuple[dict[str, Any], ...]:
