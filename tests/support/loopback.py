@@ -13,6 +13,10 @@ verify it as they would a cloud's::
 
 The handler reaches its server as ``self.server``; per-test state goes on
 ``server.state`` (any object the stand-in chooses).
+
+:class:`Pacing` gives a stand-in a fixed latency per request (a stand-in for a
+real round trip, for benchmarks) and a hold on the k-th mutating request (so a
+test can kill the client in the middle of a run).
 """
 
 from __future__ import annotations
@@ -22,8 +26,77 @@ import http.server
 import ssl
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Optional
+
+
+class Hold:
+    """The k-th mutating request, stopped: ``reached`` is set when it arrives.
+    With ``forward`` the stand-in does the work first and only the answer is held
+    back (the cloud made it; the client never learns). A held request is never
+    answered: the handler waits for ``release`` and closes the connection."""
+
+    def __init__(self, k: int, forward: bool) -> None:
+        self.k = k
+        self.forward = forward
+        self.reached = threading.Event()
+        self.released = threading.Event()
+        self.what = ""
+
+    def release(self) -> None:
+        self.released.set()
+
+    def wait_here(self) -> None:
+        """In the handler: tell the test, then wait until it lets go."""
+        self.reached.set()
+        self.released.wait()
+
+
+class Pacing:
+    """Latency and a hold for a stand-in's handler::
+
+        hold = pacing.before(mutating=True, what="PUT vnet acme-dev")
+        if hold and not hold.forward: hold.wait_here(); close the connection; return
+        ... do the work ...
+        if hold: hold.wait_here(); close the connection; return
+    """
+
+    def __init__(self) -> None:
+        self.latency = 0.0
+        self._lock = threading.Lock()
+        self._hold: Optional[Hold] = None
+        self._mutating_seen = 0
+
+    def hold_at(self, k: int, *, forward: bool = True) -> Hold:
+        """Hold the k-th mutating request from now on (1 is the next one)."""
+        with self._lock:
+            self._hold, self._mutating_seen = Hold(k, forward), 0
+            return self._hold
+
+    def before(self, *, mutating: bool, what: str) -> Optional[Hold]:
+        """Wait the latency; the hold when this request is the one to hold."""
+        if self.latency:
+            time.sleep(self.latency)
+        if not mutating:
+            return None
+        with self._lock:
+            hold = self._hold
+            if hold is None or hold.reached.is_set():
+                return None
+            self._mutating_seen += 1
+            if self._mutating_seen != hold.k:
+                return None
+            hold.what = what
+            return hold
+
+    def reset(self) -> None:
+        """No latency, and any hold let go."""
+        with self._lock:
+            self.latency = 0.0
+            if self._hold is not None:
+                self._hold.release()
+            self._hold, self._mutating_seen = None, 0
 
 
 class _Server(http.server.ThreadingHTTPServer):
