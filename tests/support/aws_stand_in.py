@@ -37,6 +37,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Optional, Sequence
 
+from loopback import Hold
+
 READ_PREFIXES = ("Describe", "Get", "List")
 # The AWS managed policies moto's IAM knows. Its full catalogue (~1,600, with
 # their real documents) is parsed again for every account and partition on
@@ -92,22 +94,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-class Hold:
-    """The k-th mutating call, stopped: ``reached`` is set when it arrives. With
-    ``forward`` it reaches moto first and only the answer is held back (AWS
-    did the work; the client never learns). A held call is never answered."""
-
-    def __init__(self, k: int, forward: bool) -> None:
-        self.k = k
-        self.forward = forward
-        self.reached = threading.Event()
-        self.released = threading.Event()
-        self.operation = ""
-
-    def release(self) -> None:
-        self.released.set()
 
 
 class AwsStandIn:
@@ -260,7 +246,7 @@ class AwsStandIn:
                 self._mutating_seen += 1
                 if self._mutating_seen == self._hold.k:
                     hold = self._hold
-                    hold.operation = operation
+                    hold.what = operation
             return fault, hold
 
     def _handler_class(self) -> type:
@@ -305,8 +291,7 @@ class AwsStandIn:
                 self._answer(status, response_headers, response_body)
 
             def _hold(self, hold: Hold) -> None:
-                hold.reached.set()
-                hold.released.wait()
+                hold.wait_here()
                 self.close_connection = True
 
             def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:

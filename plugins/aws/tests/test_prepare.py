@@ -250,7 +250,7 @@ def test_a_run_killed_half_way_is_finished_by_the_next(host, aws, tmp_path, oper
         process.kill()  # SIGKILL: no clean-up of any kind
         process.wait()
         hold.release()
-    assert hold.operation == operation
+    assert hold.what == operation
     assert len(network_state()["vpcs"]) == 1 and network_state() != clean_network  # half-made
 
     again(aws)
