@@ -21,6 +21,9 @@ Services API reference. A method it does not know is answered with a
     vcenter.calls             # ['RetrieveServiceContent', 'Login', ...], in order
     vcenter.mutating()        # ['CreateFolder', ...]
     vcenter.denied["CreateFolder"] = "Folder.Create"   # answer with NoPermission
+    vcenter.pacing.latency = 0.01                      # per request (loopback.Pacing)
+    hold = vcenter.pacing.hold_at(2, forward=True)     # the 2nd mutating call: made, never answered
+    hold.reached.wait(); ...; hold.release()           # (forward=False: not made, not in .calls)
     vcenter.close()
 """
 
@@ -37,7 +40,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Callable, Iterable, Optional
 
 import attrs
-from loopback import LoopbackServer
+from loopback import Hold, LoopbackServer, Pacing
 
 SOAPENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -293,6 +296,7 @@ class VCenterStandIn:
         self._pages: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._request = threading.local()  # what the request being answered (one per server thread) asked for
+        self.pacing = Pacing()
         self._http = LoopbackServer(_Handler, tls=True, state=self)
 
     @property
@@ -327,6 +331,7 @@ class VCenterStandIn:
             self.denied.clear()
             self.logouts = 0
             self.page_size = self._page_size
+        self.pacing.reset()
 
     def clear_calls(self) -> None:
         with self._lock:
@@ -566,6 +571,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        self.server.state.pacing.before(mutating=False, what=f"GET {self.path}")
         if self.path != "/sdk/vimServiceVersions.xml":
             self._answer(404, "text/plain", "not found")
             return
@@ -579,25 +585,40 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        vcenter: VCenterStandIn = self.server.state
+        method, what = _described(body) if self.path == "/sdk" else ("", f"POST {self.path}")
+        hold = vcenter.pacing.before(mutating=method in MUTATING, what=what)
         if self.path != "/sdk":
             self._answer(404, "text/plain", "not found")
             return
-        vcenter: VCenterStandIn = self.server.state
+        if hold is not None and not hold.forward:
+            self._hold(hold)  # vCenter never got it
+            return
         status, text, cookie = vcenter.call(
             body, self.headers.get("Cookie") or "", self.client_address[0], self.headers.get("User-Agent") or "", self.headers.get("SOAPAction") or ""
         )
+        if hold is not None:
+            self._hold(hold)  # vCenter did it; the answer is lost
+            return
         self._answer(status, "text/xml; charset=utf-8", text, cookie)
+
+    def _hold(self, hold: Hold) -> None:
+        hold.wait_here()
+        self.close_connection = True
 
     def _answer(self, status: int, content_type: str, text: str, cookie: Optional[str] = None) -> None:
         data = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-cache")
-        if cookie:
-            self.send_header("Set-Cookie", cookie)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-cache")
+            if cookie:
+                self.send_header("Set-Cookie", cookie)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client is gone (killed on purpose)
+            self.close_connection = True
 
 
 # -- XML -----------------------------------------------------------------------------
@@ -610,6 +631,19 @@ def _local(tag: str) -> str:
 def _text(element: Optional[ET.Element], name: str) -> Optional[str]:
     child = element.find(f"{{{VIM}}}{name}") if element is not None else None
     return child.text if child is not None else None
+
+
+def _described(body: bytes) -> tuple[str, str]:
+    """The SOAP method of a request and a label for it (``CreateFolder acme-dev``)."""
+    try:
+        request = ET.fromstring(body).find(f"{{{SOAPENV}}}Body")
+    except ET.ParseError:
+        return "", "POST /sdk"
+    if request is None or not len(request):
+        return "", "POST /sdk"
+    method = _local(request[0].tag)
+    name = _text(request[0], "name")
+    return method, f"{method} {name}" if name else method
 
 
 def _xsi_type(element: ET.Element) -> str:

@@ -2,7 +2,8 @@
 
 Clusters come from fleet files through the real loader and plugin host; the
 stand-in records every SOAP call, so tests count what was read and what was
-changed (see tests/support/vsphere_stand_in.py).
+changed, and holds a call while a client process is killed (see
+tests/support/vsphere_stand_in.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import copy
 import hashlib
 import http.client
 import logging
+import os
 import socket
 import ssl
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -128,6 +133,17 @@ def test_every_session_is_logged_out_at_the_end(host, vcenter, fleet):
     assert vcenter.sessions  # still logged in: the session serves every cluster of the run
     forget()
     assert vcenter.sessions == {} and vcenter.logouts == 1
+
+
+def test_every_call_pays_the_round_trip_and_reads_are_never_held(host, vcenter, fleet):
+    prepare_text(host, fleet.text())
+    again(vcenter)
+    vcenter.pacing.latency = 0.02
+    hold = vcenter.pacing.hold_at(1)  # only a mutating call is held, and a second run makes none
+
+    started = time.monotonic()
+    assert prepare_text(host, fleet.text()).actions == ()
+    assert time.monotonic() - started >= 0.02 * len(vcenter.calls) and not hold.reached.is_set()
 
 
 def test_a_large_inventory_is_read_page_by_page(host, vcenter, fleet):
@@ -356,6 +372,71 @@ def test_a_folder_another_process_made_meanwhile_counts_as_made(host, vcenter, f
     assert vcenter.mutating() == ["CreateFolder", "CreateResourcePool"]  # the first answered DuplicateName
     assert result.outputs["folder"] == FOLDER
     assert vcenter.inventory.paths("Folder").count(FOLDER) == 1
+
+
+# -- crash safety ----------------------------------------------------------------------------
+
+
+def placement_state(vcenter) -> dict[str, list]:
+    """Every folder and resource pool by path (a duplicate shows twice), pools with their allocation."""
+    inventory = vcenter.inventory
+    pools = [e for e in inventory.entities.values() if e.type == "ResourcePool"]
+    return {
+        "folders": inventory.paths("Folder"),
+        "pools": sorted(([inventory.path(e.moid), e.spec] for e in pools), key=lambda pool: pool[0]),
+    }
+
+
+def made(state: dict[str, list]) -> set[str]:
+    return set(state["folders"]) | {path for path, _ in state["pools"]}
+
+
+@pytest.mark.parametrize(
+    "operation, nth, held, forward",
+    [
+        ("CreateFolder", 2, "CreateFolder dev", False),  # the call never reached vCenter
+        ("CreateResourcePool", 1, "CreateResourcePool k8s", True),  # vCenter made the pool; the answer never reached the client
+    ],
+)
+def test_a_run_killed_half_way_is_finished_by_the_next(host, vcenter, fleet, tmp_path, operation, nth, held, forward):
+    text = fleet.text(fleet.with_config(folder="k8s/dev/web", resourcePool="cluster1/Resources/k8s/dev"))  # 3 folders, 2 pools
+    before = placement_state(vcenter)
+    clean = prepare_text(host, text)
+    clean_state, mutating = placement_state(vcenter), vcenter.mutating()
+    k = [i for i, call in enumerate(mutating, start=1) if call == operation][nth - 1]
+    vcenter.reset(example_inventory())
+    forget()
+
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text(text)
+    log = tmp_path / "prepare.log"
+    hold = vcenter.pacing.hold_at(k, forward=forward)
+    command = [sys.executable, "-m", "dokaseca", "prepare", str(fleet_file), "--state-dir", str(tmp_path / "state")]
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DOKASECA_")}  # every plugin
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        reached = hold.reached.wait(30)
+    finally:
+        process.kill()  # SIGKILL: no clean-up of any kind
+        process.wait()
+        hold.release()
+    assert reached, f"the run never got to the call to hold:\n{log.read_text()}"
+    assert hold.what == held
+    half = placement_state(vcenter)
+    assert made(before) < made(half) < made(clean_state)
+    assert len(made(half) - made(before)) == (k if forward else k - 1), "what vCenter was asked before the kill, and no more"
+
+    again(vcenter)
+    plan = prepare_text(host, text, dry_run=True)
+    assert vcenter.mutating() == []
+    again(vcenter)
+    rerun = prepare_text(host, text)
+
+    assert rerun.actions == plan.actions and 0 < len(rerun.actions) < len(mutating)
+    assert len(vcenter.mutating()) == len(rerun.actions), "nothing is made twice, not even to be told DuplicateName"
+    assert placement_state(vcenter) == clean_state
+    assert rerun.outputs == clean.outputs
 
 
 def test_a_missing_privilege_is_named(host, vcenter, fleet):
