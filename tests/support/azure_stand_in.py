@@ -14,17 +14,22 @@ federated credentials.
 
 It records every ``(method, path)``, answers 401 to an ARM call without the
 token it issued, and can answer the next calls with a fault (429 with
-``retry-after-ms``, or a 5xx)::
+``retry-after-ms``, or a 5xx). Its :class:`loopback.Pacing` adds a latency to
+every request and can hold the k-th mutating one, so a test can kill the
+client half-way; a held call that was forwarded is done (a long-running
+operation it started runs to its end, as Azure's would with nobody polling)
+and only its answer is lost::
 
     stand_in = AzureStandIn()                    # or the `azure` fixture of the Azure plugin's tests
     env = stand_in.environment(tmp_path)         # AZURE_* for a service principal, the CA bundle
     stand_in.fail_next(2, status=429, method="PUT")
     ...
     stand_in.mutating()                          # [('PUT', '/subscriptions/.../resourcegroups/web-1'), ...]
+    hold = stand_in.pacing.hold_at(3, forward=False)  # hold.what: 'PUT virtualNetworks/acme-dev'
     stand_in.close()
 
-State (resources, records, faults) lives in the stand-in and is wiped by
-:meth:`reset`.
+State (resources, records, faults, pacing) lives in the stand-in and is wiped
+by :meth:`reset`.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from loopback import LoopbackServer
+from loopback import Hold, LoopbackServer, Pacing
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 SUBSCRIPTION_ID = "0b8f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
@@ -62,6 +67,11 @@ def _is_token_path(path: str) -> bool:
     return not path.lower().startswith("/subscriptions")
 
 
+def label(method: str, path: str) -> str:
+    """``PUT virtualNetworks/acme-dev``: the method and the last two segments of the path."""
+    return f"{method} {'/'.join(path.rstrip('/').split('/')[-2:])}"
+
+
 class AzureStandIn:
     def __init__(self, *, lro_polls: int = 2, poll_after_ms: int = 20) -> None:
         """``lro_polls``: how many times an operation reports InProgress before it
@@ -69,6 +79,7 @@ class AzureStandIn:
         self.lro_polls = lro_polls
         self.poll_after_ms = poll_after_ms
         self.lock = threading.RLock()
+        self.pacing = Pacing()
         self.reset()
         self._server = LoopbackServer(_Handler, tls=True, state=self)
 
@@ -99,6 +110,7 @@ class AzureStandIn:
         }
 
     def reset(self) -> None:
+        self.pacing.reset()
         with self.lock:
             self.calls: list[tuple[str, str]] = []
             self.faults: list[dict[str, Any]] = []
@@ -240,6 +252,14 @@ class AzureStandIn:
         self.operations[operation] = {"polls": self.lro_polls, "finish": finish}
         return f"{self.url}{self._sub()}/providers/Microsoft.Network/locations/{location}/operations/{operation}?api-version=2024-05-01"
 
+    def _run_unwatched(self, operation_url: str) -> None:
+        """An operation whose client is gone: Azure carries it through anyway."""
+        operation = urllib.parse.urlsplit(operation_url).path.rsplit("/", 1)[-1]
+        with self.lock:
+            found = self.operations.pop(operation, None)
+            if found is not None:
+                found["finish"]()
+
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
@@ -254,6 +274,8 @@ _IDENTITY = _GROUP + r"/providers/microsoft\.managedidentity/userassignedidentit
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Any
+    # Set while a held request is served: the answer it would have had, never sent.
+    _unsent: Optional[dict[str, str]] = None
 
     def setup(self) -> None:
         super().setup()
@@ -297,6 +319,25 @@ class _Handler(BaseHTTPRequestHandler):
         stand_in = self.stand_in
         with stand_in.lock:
             stand_in.calls.append((self.command, path))
+        hold = stand_in.pacing.before(mutating=is_mutating(self.command, path), what=label(self.command, path))
+        if hold is not None:
+            self._serve_held(hold, path, raw)
+            return
+        self._serve(path, raw)
+
+    def _serve_held(self, hold: Hold, path: str, raw: bytes) -> None:
+        """Never answer; with ``forward`` do the work first. Then drop the connection."""
+        if hold.forward:
+            self._unsent = {}
+            self._serve(path, raw)
+            operation = self._unsent.get("Azure-AsyncOperation")
+            if operation:
+                self.stand_in._run_unwatched(operation)
+        hold.wait_here()
+        self.close_connection = True
+
+    def _serve(self, path: str, raw: bytes) -> None:
+        stand_in = self.stand_in
         if _is_token_path(path):
             self._token(path, raw)
             return
@@ -335,16 +376,22 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _send(self, status: int, body: Optional[dict[str, Any]] = None, headers: Optional[dict[str, str]] = None) -> None:
+        if self._unsent is not None:  # held: the work is done, the answer is lost
+            self._unsent.update(headers or {})
+            return
         data = b"" if body is None or self.command == "HEAD" else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("x-ms-request-id", str(uuid.uuid4()))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("x-ms-request-id", str(uuid.uuid4()))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if data:
+                self.wfile.write(data)
+        except OSError:  # the client is gone (killed on purpose)
+            self.close_connection = True
 
     # -- Microsoft Entra ID -------------------------------------------------------
 

@@ -3,7 +3,8 @@ Azure SDK: azure-identity signs in to the stand-in's token endpoint as a
 service principal, the management clients call its ARM API (see
 tests/support/azure_stand_in.py).
 
-Clusters come from fleet files through the real loader and plugin host.
+Clusters come from fleet files through the real loader and plugin host; a
+run killed half-way is the real CLI in a process of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from azure_stand_in import CLIENT_SECRET, SUBSCRIPTION_ID, TENANT_ID
+from azure_stand_in import CLIENT_SECRET, SUBSCRIPTION_ID, TENANT_ID, AzureStandIn, label
 
 from dokaseca.config import parse_fleet
 from dokaseca.errors import ProviderError
@@ -159,6 +160,80 @@ def test_a_subnet_missing_from_our_vnet_is_added_and_nothing_else_changes(host, 
     assert [m for m, _ in azure.mutating()] == ["PUT"]
     assert result.outputs["subnets"][1]["id"] == f"{VNET_ID}/subnets/node-subnet"
     assert "node-subnet" in azure.vnet(VNET, VNET)["subnets"]
+
+
+# -- a run killed half-way ------------------------------------------------------------
+
+
+def azure_state(azure: AzureStandIn) -> dict[str, Any]:
+    """What prepare leaves in Azure, by name: what it set, not what Azure assigns (ids, etags)."""
+    with azure.lock:
+        return {
+            "groups": {name: (g["location"], g["tags"]) for name, g in azure.groups.items()},
+            "vnets": {
+                key: (
+                    v["location"],
+                    v["tags"],
+                    v["properties"]["addressSpace"],
+                    v["properties"]["provisioningState"],
+                    {s: (sub["properties"]["addressPrefix"], sub["properties"]["provisioningState"]) for s, sub in v["subnets"].items()},
+                )
+                for key, v in azure.vnets.items()
+            },
+            "identities": {key: (i["location"], i["tags"]) for key, i in azure.identities.items()},
+            "federated": {key: f["properties"] for key, f in azure.federated.items()},
+        }
+
+
+@pytest.mark.parametrize(
+    "call, nth, forward",
+    [
+        ("PUT virtualNetworks/acme-dev", 1, False),  # the vnet's PUT never reached Azure
+        ("PUT federatedIdentityCredentials/dokaseca", 1, True),  # Azure made the first credential; the answer was lost
+    ],
+)
+def test_a_run_killed_half_way_is_finished_by_the_next(host, azure, fleet, tmp_path, call, nth, forward):
+    config = fleet.with_config(
+        addonIdentities={"cert_manager": {"namespace": "cert-manager"}, "external_dns": {}},
+        serviceAccountIssuer="https://oidc.example.com/web-1",
+    )
+    text = fleet.text(config)
+    prepare_text(host, text)
+    clean, clean_calls = azure_state(azure), azure.mutating()
+    k = [i for i, (method, path) in enumerate(clean_calls, start=1) if label(method, path) == call][nth - 1]
+    assert 2 < k < len(clean_calls), "a call in the middle of the run"
+    azure.reset()
+    forget()
+
+    fleet_file, state = tmp_path / "fleet.yaml", tmp_path / "state"
+    fleet_file.write_text(text)
+    hold = azure.pacing.hold_at(k, forward=forward)
+    command = [sys.executable, "-m", "dokaseca", "prepare", str(fleet_file), "--state-dir", str(state)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # the fixture's AZURE_* environment
+    try:
+        assert hold.reached.wait(30), "the run never got to the call to hold"
+    finally:
+        process.kill()  # SIGKILL: no clean-up of any kind
+        process.wait()
+        hold.release()
+    assert hold.what == call
+    killed = azure.mutating()
+    assert killed == clean_calls[:k]
+    half_made = azure_state(azure)
+    assert half_made["groups"] == clean["groups"] and half_made != clean
+    assert not (state / "web-1.prepared.json").exists(), "a killed run saves nothing"
+
+    again(azure)
+    plan = prepare_text(host, text, dry_run=True)
+    assert azure.mutating() == []
+    again(azure)
+    rerun = prepare_text(host, text)
+
+    assert rerun.actions == plan.actions and 0 < len(rerun.actions) < len(clean_calls)
+    assert azure_state(azure) == clean
+    # Nothing made twice, nothing left out: what the killed run got done and what the rerun did add up to the clean run.
+    done_before = killed if forward else killed[:-1]
+    assert sorted(done_before + azure.mutating()) == sorted(clean_calls)
 
 
 # -- retries and concurrency ---------------------------------------------------------
