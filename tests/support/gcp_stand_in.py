@@ -21,12 +21,16 @@ JSON of the calls ``prepare`` makes, for the real Google client libraries.
   Google Cloud VM.
 
 It records ``(method, path)`` of every API call and can answer the next N
-with a fault (429, 503...)::
+with a fault (429, 503...). Its :class:`loopback.Pacing` adds a latency to
+every request (token ones too) and holds the k-th mutating call, so a test can
+kill the client half-way (``forward=True``: Google did the work, only the
+answer is lost)::
 
     stand_in = GcpStandIn()
     env = stand_in.environment(tmp_path)     # GOOGLE_APPLICATION_CREDENTIALS and friends
     stand_in.endpoints()                     # for gcp.endpoints in the fleet file
     stand_in.mutating()                      # [('POST', '/compute/v1/projects/p/global/networks'), ...]
+    hold = stand_in.pacing.hold_at(2)        # hold.what: 'POST regions/europe-west1/subnetworks/nodes'
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Optional
 
-from loopback import LoopbackServer
+from loopback import Hold, LoopbackServer, Pacing
 
 PROJECT = "acme-web-dev"
 PROJECT_NUMBER = "123456789012"
@@ -104,8 +108,9 @@ class Answer(Exception):
 
 
 class State:
-    def __init__(self) -> None:
+    def __init__(self, pacing: Pacing) -> None:
         self.lock = threading.Lock()
+        self.pacing = pacing
         self.token = f"ya29.stand-in-{secrets.token_hex(16)}"
         self.calls: list[tuple[str, str]] = []
         self.token_requests = 0
@@ -131,7 +136,8 @@ class GcpStandIn:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
         _Handler.public_key = key.public_key()
-        self._server = LoopbackServer(_Handler, tls=tls, state=State())
+        self.pacing = Pacing()
+        self._server = LoopbackServer(_Handler, tls=tls, state=State(self.pacing))
         # google-auth probes the metadata server over plain HTTP.
         self._metadata = LoopbackServer(_NotAVirtualMachine)
 
@@ -181,7 +187,9 @@ class GcpStandIn:
         return environment
 
     def reset(self) -> None:
-        self._server.state = State()
+        """Everything wiped: resources, records, faults; no latency, any hold let go."""
+        self.pacing.reset()
+        self._server.state = State(self.pacing)
 
     def clear_calls(self) -> None:
         with self.state.lock:
@@ -274,7 +282,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         if path == "/token":
+            state.pacing.before(mutating=False, what="POST token")
             self._token(state, raw)
+            return
+        hold = state.pacing.before(mutating=is_mutating(self.command, path), what=_label(self.command, path, raw))
+        if hold is not None and not hold.forward:
+            self._hang_up(hold)
             return
         with state.lock:
             state.calls.append((self.command, path))
@@ -290,9 +303,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with state.lock:
                 status, answer = _route(state, self._base(), self.command, path, body)
         except Answer as error:
-            self._send(error.status, _error(error))
+            status, answer = error.status, _error(error)
+        if hold is not None:
+            self._hang_up(hold)
             return
         self._send(status, answer)
+
+    def _hang_up(self, hold: Hold) -> None:
+        """Never answer the held call: wait for the test, then drop the connection."""
+        hold.wait_here()
+        self.close_connection = True
 
     def _token(self, state: State, raw: bytes) -> None:
         form = urllib.parse.parse_qs(raw.decode())
@@ -358,6 +378,17 @@ def _verified(public_key: Any, token: str) -> Optional[dict[str, Any]]:
     if json.loads(decode(header)).get("kid") != KEY_ID or claims.get("iss") != CLIENT_EMAIL or claims.get("exp", 0) < time.time():
         return None
     return claims
+
+
+def _label(method: str, path: str, raw: bytes) -> str:
+    """``POST regions/europe-west1/subnetworks/nodes``: the call, short, with the name an insert carries in its body."""
+    where = path.split(f"/projects/{PROJECT}/", 1)[-1]
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = {}
+    name = body.get("name") or body.get("accountId") if isinstance(body, dict) else None
+    return f"{method} {where}/{name}" if name and not where.endswith(f"/{name}") else f"{method} {where}"
 
 
 def _error(error: Answer) -> dict[str, Any]:

@@ -529,3 +529,71 @@ def test_a_policy_changed_by_someone_else_meanwhile_is_read_and_edited_again(hos
     assert calls.count(("POST", f"/v3/projects/{PROJECT}:setIamPolicy")) == 2
     assert calls.count(("POST", f"/v3/projects/{PROJECT}:getIamPolicy")) == 3  # the look-up, then one per attempt
     assert project_roles(gcp, f"web-1-external-dns@{PROJECT}.iam.gserviceaccount.com") == [DNS_ADMIN]
+
+
+# -- a run killed half-way ---------------------------------------------------------------
+
+
+def everything_fleet(gcp) -> str:
+    """A GKE cluster on a network prepare makes, with an addon's service account:
+    every kind of write prepare makes, the Cloud Router half-way through them."""
+    config = block(gcp, gke={"releaseChannel": "regular"}, addonServiceAccounts={"external_dns": {"roles": [DNS_ADMIN]}})
+    return gke_fleet(gcp, config, "v1.33.5")
+
+
+def cloud_state(gcp) -> dict[str, Any]:
+    """The network as :func:`network_state` has it, the service accounts and every IAM policy's bindings (no etags)."""
+    with gcp.state.lock:
+        accounts = {email: (a.get("displayName"), a.get("description")) for email, a in gcp.state.accounts.items()}
+        bindings = {resource: copy.deepcopy(p.get("bindings", [])) for resource, p in gcp.state.policies.items()}
+    return {**network_state(gcp), "accounts": accounts, "bindings": bindings}
+
+
+@pytest.mark.parametrize(
+    "collection, name, forward",
+    [
+        ("regions/europe-west1/subnetworks", "nodes", False),  # the insert never reached Google
+        ("regions/europe-west1/routers", ROUTER, True),  # Google made the router; the operation never reached the client
+    ],
+)
+def test_a_run_killed_half_way_is_finished_by_the_next(host, gcp, tmp_path, monkeypatch, collection, name, forward):
+    text = everything_fleet(gcp)
+    prepare_text(host, text)
+    clean, clean_calls = cloud_state(gcp), gcp.mutating()
+    k = clean_calls.index(("POST", f"/compute/v1/projects/{PROJECT}/{collection}")) + 1
+    assert 1 < k < len(clean_calls), "a call in the middle of the run"
+    gcp.reset()
+    forget()
+
+    fleet_file, log = tmp_path / "fleet.yaml", tmp_path / "prepare.log"
+    fleet_file.write_text(text)
+    monkeypatch.delenv("DOKASECA_PLUGINS", raising=False)
+    hold = gcp.pacing.hold_at(k, forward=forward)
+    command = [sys.executable, "-m", "dokaseca", "prepare", str(fleet_file), "--state-dir", str(tmp_path / "state")]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # the fixture's environment: the stand-in
+        try:
+            for _ in range(600):  # 30 s at most; a run that ends without getting there fails at once, with its output
+                if hold.reached.wait(0.05) or process.poll() is not None:
+                    break
+        finally:
+            process.kill()  # SIGKILL: no clean-up of any kind
+            process.wait()
+            hold.release()
+    assert hold.reached.is_set(), f"the run never got to the call to hold:\n{log.read_text()}"
+    assert hold.what == f"POST {collection}/{name}"
+    scope, _, plural = collection.rpartition("/")
+    assert (name in gcp.names(plural, region=scope.removeprefix("regions/"))) is forward
+    half_made, made_before = cloud_state(gcp), len(gcp.mutating())
+    assert half_made["networks"] and half_made != clean
+    assert not (tmp_path / "state" / "web-1.prepared.json").exists()
+
+    again(gcp)
+    plan = prepare_text(host, text, dry_run=True)
+    again(gcp)
+    rerun = prepare_text(host, text)
+
+    assert rerun.actions == plan.actions and 0 < len(rerun.actions) < len(clean_calls)
+    assert cloud_state(gcp) == clean
+    # Nothing done twice: the rerun made only what the killed run had not, one call each.
+    assert len(gcp.mutating()) == len(rerun.actions) and made_before + len(rerun.actions) == len(clean_calls)
