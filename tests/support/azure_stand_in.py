@@ -182,6 +182,14 @@ class AzureStandIn:
             for subnet, prefix in subnets.items():
                 self._put_subnet(group, name, subnet, {"properties": {"addressPrefix": prefix}}, "Succeeded")
 
+    def set_vnet_state(self, group: str, name: str, state: str, *, until_gets: int = 0) -> None:
+        """Give a vnet the provisioning state ``state``; with ``until_gets`` it is
+        ``Succeeded`` again after that many GETs (an operation finishing)."""
+        with self.lock:
+            network = self.vnets[group.lower(), name.lower()]
+            network["properties"]["provisioningState"] = state
+            network["settles_after_gets"] = until_gets or None
+
     def add_group(self, name: str, location: str, tags: Optional[dict] = None) -> None:
         with self.lock:
             self.groups[name.lower()] = self._group_resource(name, location, tags or {})
@@ -243,7 +251,7 @@ class AzureStandIn:
         return subnet
 
     def _vnet_view(self, network: dict[str, Any]) -> dict[str, Any]:
-        view = {k: copy.deepcopy(v) for k, v in network.items() if k != "subnets"}
+        view = {k: copy.deepcopy(v) for k, v in network.items() if k not in ("subnets", "settles_after_gets")}
         view["properties"]["subnets"] = [copy.deepcopy(s) for s in network["subnets"].values()]
         return view
 
@@ -560,6 +568,11 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
+        with self.stand_in.lock:
+            if found.get("settles_after_gets"):
+                found["settles_after_gets"] -= 1
+                if not found["settles_after_gets"]:
+                    found["properties"]["provisioningState"] = "Succeeded"
         self._send(200, self.stand_in._vnet_view(found))
 
     def vnet_put(self, body: dict, sub: str, group: str, vnet: str) -> None:

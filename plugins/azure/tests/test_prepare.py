@@ -162,6 +162,39 @@ def test_a_subnet_missing_from_our_vnet_is_added_and_nothing_else_changes(host, 
     assert "node-subnet" in azure.vnet(VNET, VNET)["subnets"]
 
 
+def test_a_vnet_still_being_made_is_waited_for_and_left_alone(host, azure, fleet):
+    prepare_text(host, fleet.text())
+    azure.set_vnet_state(VNET, VNET, "Updating", until_gets=3)  # a killed run's vnet, Azure still at it
+    again(azure)
+    said = []
+
+    with reporting(said.append):
+        result = prepare_text(host, fleet.text())
+
+    assert result.actions == () and azure.mutating() == []
+    assert [path for _, path in azure.arm_calls()].count(VNET_ID) == 3  # looked at until it settled
+    assert any(line.startswith("waiting for vnet acme-dev: Updating") for line in said)
+
+
+def test_a_vnet_whose_last_operation_failed_is_put_again_as_it_is(host, azure, fleet):
+    prepare_text(host, fleet.text())
+    azure.set_vnet_state(VNET, VNET, "Failed")
+    again(azure)
+
+    planned = prepare_text(host, fleet.text(), dry_run=True)
+    assert azure.mutating() == []
+    again(azure)
+    result = prepare_text(host, fleet.text())
+
+    assert planned.actions == result.actions == ("put vnet acme-dev again (its last operation failed)",)
+    assert [path.rsplit("/", 1)[-1] for _, path in azure.mutating()] == [VNET]
+    vnet = azure.vnet(VNET, VNET)
+    assert vnet["properties"]["provisioningState"] == "Succeeded"
+    assert sorted(vnet["subnets"]) == ["control-plane-subnet", "node-subnet"], "every subnet kept"
+    again(azure)
+    assert prepare_text(host, fleet.text()).actions == ()
+
+
 # -- a run killed half-way ------------------------------------------------------------
 
 

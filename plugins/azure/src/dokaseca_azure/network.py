@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from typing import Any, Optional
 
 from dokaseca.changes import Changes
 from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec
 from dokaseca.once import Once
+from dokaseca.progress import report
 
 from dokaseca_azure import names
 from dokaseca_azure.config import AzureConfig
@@ -32,6 +34,9 @@ from dokaseca_azure.session import Azure, absent, finished
 from dokaseca_azure.tags import ours, tags
 
 SUBNET_FIELDS = {"control-plane": "azure.subnets.controlPlane", "node": "azure.subnets.node"}
+
+IN_FLIGHT = ("Updating", "Creating")  # ARM's provisioning states of a resource with an operation under way
+SETTLE_TIMEOUT = 600  # seconds
 
 _vnets = Once()
 _subnets = Once()
@@ -121,6 +126,7 @@ class _Vnet:
         vnet = absent(self.networks.virtual_networks.get, resource_group_name=self.group, virtual_network_name=self.name)
         if vnet is not None:
             self._check(vnet)
+            vnet = self._settled(vnet)
             return {s.name.lower(): s for s in vnet.subnets or ()}, frozenset()
         made = self._create(wanted)
         subnets = {s.name.lower(): s for s in made.subnets or ()} if made is not None else {}  # None: a dry run
@@ -166,6 +172,33 @@ class _Vnet:
             ),
         )
 
+    def _settled(self, vnet: Any) -> Any:
+        """The vnet once no operation is under way on it (a run killed while
+        Azure made it leaves it ``Updating`` for a while), put again as it is
+        when its last operation failed: a PUT of the same vnet is how Azure
+        retries it, and keeps every subnet."""
+        started = time.monotonic()
+        pause = 0.5
+        while _state(vnet) in IN_FLIGHT:
+            if time.monotonic() - started > SETTLE_TIMEOUT:
+                raise ProviderError(f"{self.where} is still {_state(vnet)} after {SETTLE_TIMEOUT // 60} minutes; run prepare again later")
+            report(f"waiting for vnet {self.name}: {_state(vnet)} ({time.monotonic() - started:.0f} s)")
+            time.sleep(pause)
+            pause = min(pause * 2, 15.0)
+            vnet = self.networks.virtual_networks.get(resource_group_name=self.group, virtual_network_name=self.name)
+        if _state(vnet) == "Deleting":
+            raise ProviderError(f"{self.where} is being deleted; run prepare again once it is gone")
+        if _state(vnet) == "Failed":
+            repaired = self.changes.make(
+                f"put vnet {self.name} again (its last operation failed)",
+                finished(self.networks.virtual_networks.begin_create_or_update, f"vnet {self.name}"),
+                resource_group_name=self.group,
+                virtual_network_name=self.name,
+                parameters=vnet,
+            )
+            return repaired if repaired is not None else vnet  # None: a dry run
+        return vnet
+
     def _check(self, vnet: Any) -> None:
         if not ours(vnet.tags):
             raise ProviderError(
@@ -185,6 +218,12 @@ class _Vnet:
                 f"{self.where} has the address space {', '.join(have)} but azure.vnet.cidrBlocks asks for {', '.join(cidrs)}; "
                 "prepare does not change an existing vnet: set azure.vnet.cidrBlocks back, or give the network another azure.vnet.name"
             )
+
+
+def _state(resource: Any) -> str:
+    """ARM's provisioning state as written in its API ("Succeeded"), not the SDK's enum name."""
+    state = resource.provisioning_state
+    return str(getattr(state, "value", state) or "")
 
 
 def _subnet(name: str, cidrs: tuple[str, ...]) -> Any:
