@@ -10,11 +10,11 @@ what an environment shares is made once):
    `dokaseca prepare` process would run it);
 2. wall time of a first prepare with N clusters at a time against one at a time.
 
-The stand-ins answer at once (no latency knob), so the concurrency ratio is as
-measured on loopback: it shows only what the waits built into the protocols
-(long-running operations polled after a delay) and a second core let overlap.
+Every request to a stand-in waits LATENCY_MS first (its pacing), a stand-in for
+a real round trip; with 0 the concurrency ratio shows only what the waits built
+into the protocols (long-running operations polled after a delay) let overlap.
 
-    .venv/bin/python bench/bench_prepare_clouds.py [CLUSTERS]     # default: 6
+    .venv/bin/python bench/bench_prepare_clouds.py [CLUSTERS] [LATENCY_MS]   # default: 6 10
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ def environment(values: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def bench(provider: Any, count: int) -> None:
+def bench(provider: Any, count: int, latency: float) -> None:
     environments = [f"env{i}" for i in range(-(-count // PER_ENVIRONMENT))]
     host = load_plugins(autoload=False, extra=[provider.plugin])
     clusters = parse_fleet(provider.fleet(environments), host).clusters[:count]
@@ -218,7 +218,8 @@ def bench(provider: Any, count: int) -> None:
     def run(concurrency: int, *, fresh: bool) -> tuple[float, int, int]:
         """(seconds, mutating calls, reads) of one prepare of the fleet."""
         if fresh:
-            provider.fresh()
+            provider.fresh()  # also takes the latency away
+        provider.stand_in.pacing.latency = latency
         provider.forget()
         provider.clear_calls()
         start = time.perf_counter()
@@ -251,9 +252,8 @@ def bench(provider: Any, count: int) -> None:
     )
 
 
-def main(count: int) -> None:
-    print(f"prepare of {count} clusters per provider against the loopback stand-ins;")
-    print("they have no latency knob: wall times are loopback round trips, the SDKs' own CPU time and their poll waits")
+def main(count: int, latency_ms: float) -> None:
+    print(f"prepare of {count} clusters per provider against the loopback stand-ins, {latency_ms:g} ms added to every request")
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as folder:
         for kind in (Azure, Gcp, Vsphere):
             home = Path(folder) / kind.name
@@ -261,10 +261,10 @@ def main(count: int) -> None:
             provider = kind(home)
             try:
                 with environment(provider.environment):
-                    bench(provider, count)
+                    bench(provider, count, latency_ms / 1000)
             finally:
                 provider.close()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 6)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 6, float(sys.argv[2]) if len(sys.argv) > 2 else 10.0)
