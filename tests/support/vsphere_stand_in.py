@@ -52,6 +52,7 @@ MUTATING = frozenset({"CreateFolder", "CreateResourcePool"})
 USER = "administrator@vsphere.local"
 PASSWORD = "Vm-Pa55w0rd-never-shown"
 INVALID_LOGIN = "Cannot complete login due to an incorrect user name or password."
+_NOT_AN_ESCAPE = re.compile(r"%(?!2[fF5]|5[cC])")
 
 # Each managed entity type and the one it extends: the property collector and
 # container views match a type's subtypes too.
@@ -194,7 +195,8 @@ class Inventory:
         self._ids = itertools.count(2)
 
     def add(self, kind: str, name: str, parent: str, **fields: Any) -> Entity:
-        entity = Entity(f"{MOID_PREFIX.get(kind, kind.lower() + '-')}{next(self._ids)}", kind, name, parent, **fields)
+        """An entity named ``name`` as vCenter keeps it: escaped (``a/b`` is ``a%2fb``)."""
+        entity = Entity(f"{MOID_PREFIX.get(kind, kind.lower() + '-')}{next(self._ids)}", kind, vcenter_name(name), parent, **fields)
         self.entities[entity.moid] = entity
         return entity
 
@@ -234,7 +236,7 @@ class Inventory:
         names = []
         entity: Optional[Entity] = self.entities[moid]
         while entity is not None and entity.parent is not None:
-            names.append(entity.name.replace("%", "%25").replace("/", "%2f"))
+            names.append(entity.name)
             entity = self.entities.get(entity.parent)
         return "/" + "/".join(reversed(names))
 
@@ -251,6 +253,12 @@ class Inventory:
 
     def paths(self, kind: str) -> list[str]:
         return sorted(self.path(e.moid) for e in self.entities.values() if is_a(e.type, kind) and e.parent is not None)
+
+
+def vcenter_name(name: str) -> str:
+    """A name as vCenter stores and returns it: ``/`` and ``\\`` escaped, and a ``%``
+    that does not start an escape already (vSphere API, ``ManagedEntity.name``)."""
+    return _NOT_AN_ESCAPE.sub("%25", name).replace("/", "%2f").replace("\\", "%5c")
 
 
 def example_inventory() -> Inventory:
@@ -306,10 +314,6 @@ class VCenterStandIn:
     @property
     def port(self) -> int:
         return self._http.port
-
-    @property
-    def url(self) -> str:
-        return f"{self._http.url}/sdk"
 
     @property
     def ca_file(self) -> str:
@@ -503,8 +507,6 @@ class VCenterStandIn:
                 return f'<{tag} xsi:type="xsd:boolean">{"true" if entity.template else "false"}</{tag}>'
             if path == "config.annotation":
                 return f'<{tag} xsi:type="xsd:string">{html.escape(entity.annotation)}</{tag}>' if entity.annotation else None
-            if path == "config.instanceUuid":
-                return f'<{tag} xsi:type="xsd:string">{entity.instance_uuid}</{tag}>'
             if path == "config.vAppConfig.property":
                 if not entity.vapp:
                     return None
@@ -514,14 +516,14 @@ class VCenterStandIn:
 
     def _CreateFolder(self, call: ET.Element, this: ET.Element, user: str, session: str) -> str:
         parent = self._entity(this)
-        name = _text(call, "name") or ""
+        name = vcenter_name(_text(call, "name") or "")
         self._no_duplicate(parent, name)
         folder = self.inventory.add("Folder", name, parent.moid)
         return f'<returnval type="Folder">{folder.moid}</returnval>'
 
     def _CreateResourcePool(self, call: ET.Element, this: ET.Element, user: str, session: str) -> str:
         parent = self._entity(this)
-        name = _text(call, "name") or ""
+        name = vcenter_name(_text(call, "name") or "")
         spec = call.find(f"{{{VIM}}}spec")
         allocation = {}
         for kind in ("cpuAllocation", "memoryAllocation"):

@@ -235,6 +235,12 @@ def test_a_template_of_another_kubernetes_version_is_refused_with_the_fix(host, 
     assert result.outputs["template"] == "/dc1/vm/templates/ubuntu-2404-kube-v1.32.5"
 
 
+def test_the_template_suggested_instead_carries_exactly_the_version(host, vcenter, fleet):
+    vcenter.inventory.vm(vcenter.inventory.at("/dc1/vm/templates").moid, "ubuntu-2204-kube-v1.32.50")  # sorts first
+    message = failure(host, fleet.text(fleet.with_config(template=TEMPLATE), kubernetes_version="v1.32.5"))
+    assert "'/dc1/vm/templates/ubuntu-2404-kube-v1.32.5' looks like one" in message
+
+
 def test_without_vapp_properties_the_name_then_the_annotation_tell_the_version(host, vcenter, fleet):
     templates = vcenter.inventory.at("/dc1/vm/templates").moid
     vcenter.inventory.vm(templates, "ubuntu-2404-kube-v1.31.0")
@@ -372,6 +378,19 @@ def test_a_folder_another_process_made_meanwhile_counts_as_made(host, vcenter, f
     assert vcenter.mutating() == ["CreateFolder", "CreateResourcePool"]  # the first answered DuplicateName
     assert result.outputs["folder"] == FOLDER
     assert vcenter.inventory.paths("Folder").count(FOLDER) == 1
+
+
+def test_names_with_a_slash_are_found_as_vcenter_writes_them_and_made_once(host, vcenter, fleet):
+    """vCenter's ``name`` is already escaped (``a/b`` is ``a%2fb``), as govc and CAPV show it."""
+    vcenter.inventory.network(vcenter.inventory.existing_datacenter("/dc1"), "VLAN 10/24")
+    config = fleet.with_config(network="VLAN 10%2f24", folder="team%2fa")
+    first = prepare_text(host, fleet.text(config))
+    assert first.outputs["network"] == "/dc1/network/VLAN 10%2f24"
+    assert first.outputs["folder"] == "/dc1/vm/team%2fa" and vcenter.inventory.paths("Folder").count("/dc1/vm/team%2fa") == 1
+
+    again(vcenter)
+    second = prepare_text(host, fleet.text(config))
+    assert second.actions == () and vcenter.mutating() == []
 
 
 # -- crash safety ----------------------------------------------------------------------------
@@ -531,6 +550,15 @@ def test_an_untrusted_certificate_is_refused_showing_its_thumbprint(host, vcente
     monkeypatch.setenv("SSL_CERT_FILE", vcenter.ca_file)  # the system's trust, pointed elsewhere
     again(vcenter)
     assert prepare_text(host, fleet.text(untrusted)).outputs["datacenter"] == "/dc1"
+
+
+def test_a_certificate_for_another_name_asks_for_the_name_not_a_ca(host, vcenter, fleet):
+    """Its CA is trusted (caFile), but the certificate names 127.0.0.1 and localhost, not 127.1."""
+    message = failure(host, fleet.text(fleet.with_config(server=f"127.1:{vcenter.port}")))
+    assert f"vCenter 127.1:{vcenter.port} presents a certificate that is not for '127.1'" in message
+    assert "set vsphere.server to the name its certificate is for" in message and "caFile" not in message
+    assert f"its SHA-1 thumbprint is {vcenter.thumbprint}" in message
+    assert vcenter.calls == [], "no credential goes to a server that is not trusted"
 
 
 def test_a_ca_file_that_cannot_be_read_is_named(host, vcenter, fleet, tmp_path):

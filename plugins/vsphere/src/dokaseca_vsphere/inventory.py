@@ -11,7 +11,9 @@ here by the same rules:
 - ``ubuntu``: a name, looked for at any depth under that folder.
 
 Each path segment may be a glob (``*/Resources``), as govmomi's ``path.Match``.
-A ``/`` inside a name is written ``%2f``, as vCenter does.
+A ``/`` inside a name is written ``%2f``: vCenter's ``name`` property is
+already escaped so (``%`` as ``%25``, ``\\`` as ``%5c``), and paths are made
+of it as it is, as govc and CAPV make them.
 """
 
 from __future__ import annotations
@@ -42,10 +44,6 @@ class Entity:
     parent: Optional[str]
 
 
-def escape(name: str) -> str:
-    return name.replace("%", "%25").replace("/", "%2f")
-
-
 def unescape(segment: str) -> str:
     return segment.replace("%2f", "/").replace("%2F", "/").replace("%25", "%")
 
@@ -73,7 +71,7 @@ class Inventory:
                 self._paths[moid] = f"?{moid}"
             else:
                 parent = self.path(entity.parent)
-                self._paths[moid] = f"?{moid}" if parent.startswith("?") else f"{parent}/{escape(entity.name)}"
+                self._paths[moid] = f"?{moid}" if parent.startswith("?") else f"{parent}/{entity.name}"
         return self._paths[moid]
 
     def at(self, path: str) -> Optional[Entity]:
@@ -88,7 +86,7 @@ class Inventory:
         """What ``value`` names among ``types``, by govmomi's Finder rules (see the module)."""
         value = value.rstrip("/") or "/"
         if "/" not in value:
-            return [e for e in self.below(base, types) if fnmatch.fnmatchcase(escape(e.name), value)]
+            return [e for e in self.below(base, types) if fnmatch.fnmatchcase(e.name, value)]
         wanted = absolute(value, base).split("/")
         return [
             e

@@ -50,6 +50,7 @@ CONNECT_TIMEOUT = 10
 READ_TIMEOUT = 120
 PAGE_SIZE = 1000  # objects per RetrievePropertiesEx answer; the rest come by token
 ALGORITHMS = {40: "sha1", 64: "sha256"}
+NAME_MISMATCH = (62, 64)  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 TEMPLATE_PROPERTIES = ("config.template", "config.annotation", "config.vAppConfig.property")
 
 _sessions = Once()
@@ -213,6 +214,13 @@ def _login(cluster: str, target: Target, password: str) -> Vcenter:
     except ThumbprintMismatch as exc:  # another certificate than the one the first handshake saw
         raise _mismatch(where, target.thumbprint or "", exc.certificate) from None
     except ssl.SSLCertVerificationError as exc:
+        if exc.verify_code in NAME_MISMATCH:  # trusted, but issued to another name: a CA file would not help
+            raise ProviderError(
+                f"{where} presents a certificate that is not for {host!r}; set vsphere.server to the name its certificate is for "
+                "(`openssl s_client -connect <server>:443 </dev/null | openssl x509 -noout -ext subjectAltName` shows them), "
+                f"or pin this certificate: its SHA-1 thumbprint is {thumbprint(certificate)}; set vsphere.thumbprint to it "
+                "once its administrator has confirmed it"
+            ) from None
         raise ProviderError(
             f"{where} presents a certificate this machine does not trust ({exc.verify_message}); trust its CA with vsphere.caFile "
             f"(a PEM file), or pin this certificate: its SHA-1 thumbprint is {thumbprint(certificate)}; once its administrator has "

@@ -56,7 +56,8 @@ def check(vcenter: Vcenter, inventory: Inventory, cluster: ClusterSpec, moid: st
     if carried is None or wanted in carried[1]:
         return
     source, versions = carried
-    others = sorted(inventory.path(e.moid) for e in inventory.below(vm_folder, VIRTUAL_MACHINE) if wanted in e.name)
+    # By the version its name carries, not a substring: v1.33.1 is not v1.33.10.
+    others = sorted(inventory.path(e.moid) for e in inventory.below(vm_folder, VIRTUAL_MACHINE) if wanted.removeprefix("v") in _IN_TEXT.findall(e.name))
     instead = f"; {others[0]!r} looks like one" if others else ""
     raise ProviderError(
         f"{where} carries Kubernetes {', '.join(sorted(versions))} ({source}), but the cluster runs {wanted} (kubernetesVersion); "
