@@ -15,7 +15,10 @@ JSON of the calls ``prepare`` makes, for the real Google client libraries.
 - GKE v1: ``getServerConfig``.
 - IAM v1 service accounts (get, create, get/setIamPolicy) and Resource
   Manager v3 project policies (get/setIamPolicy), with etags: a write with a
-  stale etag gets 409 ABORTED.
+  stale etag gets 409 ABORTED. A read must ask for the policy's version or a
+  later one (IAM's getIamPolicy has no body: the version is the query
+  parameter ``options.requestedPolicyVersion``; Resource Manager's is in the
+  body), else 400, as Google answers.
 - The metadata-server probe (a second, plain-HTTP server) gets a 404 without
   ``Metadata-Flavor: Google``, so google-auth knows at once it is not on a
   Google Cloud VM.
@@ -280,7 +283,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         state: State = self.server.state
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        url = urllib.parse.urlsplit(self.path)
+        path = urllib.parse.unquote(url.path)
         if path == "/token":
             state.pacing.before(mutating=False, what="POST token")
             self._token(state, raw)
@@ -301,7 +305,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 raise Answer(401, "Request is missing required authentication credential. Expected OAuth 2 access token.")
             body = json.loads(raw) if raw else {}
             with state.lock:
-                status, answer = _route(state, self._base(), self.command, path, body)
+                status, answer = _route(state, self._base(), self.command, path, body, urllib.parse.parse_qs(url.query))
         except Answer as error:
             status, answer = error.status, _error(error)
         if hold is not None:
@@ -406,7 +410,9 @@ def _error(error: Answer) -> dict[str, Any]:
 # -- routes (called with the state's lock held) ------------------------------------
 
 
-def _route(state: State, base: str, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _route(
+    state: State, base: str, method: str, path: str, body: dict[str, Any], query: dict[str, list[str]]
+) -> tuple[int, dict[str, Any]]:
     for pattern, route in (
         (_COMPUTE, _compute),
         (_REGIONS, _regions),
@@ -419,6 +425,8 @@ def _route(state: State, base: str, method: str, path: str, body: dict[str, Any]
             arguments = match.groupdict()
             if arguments["project"] != PROJECT:
                 raise Answer(404, f"The resource 'projects/{arguments['project']}' was not found")
+            if pattern is _ACCOUNTS:
+                arguments["query"] = query
             return route(state, base, method, path, body, **arguments)
     raise Answer(404, f"no route for {method} {path}")
 
@@ -552,7 +560,16 @@ def _server_config(
 
 
 def _accounts(
-    state: State, base: str, method: str, path: str, body: dict[str, Any], *, project: str, email: Optional[str], verb: Optional[str]
+    state: State,
+    base: str,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    *,
+    project: str,
+    email: Optional[str],
+    verb: Optional[str],
+    query: dict[str, list[str]],
 ) -> tuple[int, dict[str, Any]]:
     if email is None:
         if method != "POST":
@@ -576,18 +593,27 @@ def _accounts(
         raise Answer(404, "Unknown service account")
     if verb is None:
         return 200, state.accounts[email]
-    return _policy(state, f"projects/{project}/serviceAccounts/{email}", verb, body)
+    # The method has no request body: its one option is a query parameter.
+    requested = int((query.get("options.requestedPolicyVersion") or ["0"])[0])
+    return _policy(state, f"projects/{project}/serviceAccounts/{email}", verb, body, requested)
 
 
 def _project_policy(
     state: State, base: str, method: str, path: str, body: dict[str, Any], *, project: str, verb: str
 ) -> tuple[int, dict[str, Any]]:
-    return _policy(state, f"projects/{project}", verb, body)
+    requested = int(body.get("options", {}).get("requestedPolicyVersion", 0))
+    return _policy(state, f"projects/{project}", verb, body, requested)
 
 
-def _policy(state: State, resource: str, verb: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _policy(state: State, resource: str, verb: str, body: dict[str, Any], requested: int = 0) -> tuple[int, dict[str, Any]]:
     current = state.policies.setdefault(resource, {"version": 1, "etag": _etag(0)})
     if verb == "getIamPolicy":
+        if max(requested, 1) < current["version"]:
+            raise Answer(
+                400,
+                f"Requested policy version ({max(requested, 1)}) cannot be less than the existing policy version "
+                f"({current['version']}). For more information, please refer to https://cloud.google.com/iam/docs/policies#versions.",
+            )
         return 200, current
     policy = body.get("policy", {})
     if policy.get("etag") != current["etag"]:

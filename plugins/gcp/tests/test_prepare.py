@@ -341,6 +341,16 @@ def test_a_google_error_names_cluster_call_and_message_and_never_a_secret(host, 
     assert "PRIVATE KEY" not in message and gcp.state.token not in message and "eyJ" not in message  # no key, token or JWT
 
 
+def test_a_403_from_resource_manager_names_its_api_in_the_fix(host, gcp):
+    """Project policies are Resource Manager's: the API to enable is cloudresourcemanager.googleapis.com."""
+    gcp.fail_next(1, 403, method="POST", path_contains=f"/v3/projects/{PROJECT}:getIamPolicy")
+    with pytest.raises(ProviderError) as caught:
+        prepare_text(host, accounts_fleet(gcp, external_dns={"roles": [DNS_ADMIN]}))
+    message = str(caught.value)
+    assert f"POST /v3/projects/{PROJECT}:getIamPolicy failed: 403" in message
+    assert "cloudresourcemanager.googleapis.com" in message.split("gcloud services enable", 1)[1]
+
+
 def test_an_operation_that_fails_is_reported_with_googles_reason(host, gcp):
     gcp.fail_operation("/global/networks")
     with pytest.raises(ProviderError) as caught:
@@ -374,6 +384,16 @@ def test_a_network_of_that_name_not_made_by_dokaseca_is_never_taken_over(host, g
     with pytest.raises(ProviderError, match="network 'acme-dev' exists in project acme-web-dev and was not made by dokaseca"):
         prepare_text(host, fleet(gcp))
     assert gcp.mutating() == []
+
+
+def test_a_firewall_rule_of_that_name_not_made_by_dokaseca_names_the_cluster_and_the_fix(host, gcp):
+    gcp.put("firewalls", {"name": f"{NETWORK}-allow-internal", "network": f"projects/{PROJECT}/global/networks/legacy"})
+    with pytest.raises(ProviderError) as caught:
+        prepare_text(host, fleet(gcp))
+    message = str(caught.value)
+    assert message.startswith(f"cluster web-1: network '{NETWORK}': firewall rule '{NETWORK}-allow-internal' exists in project {PROJECT}")
+    assert "gcp.network.name" in message
+    assert gcp.mutating() == [] and gcp.names("networks") == []
 
 
 def test_a_subnet_name_taken_in_another_network_stops_prepare_before_anything_is_made(host, gcp):
@@ -529,6 +549,28 @@ def test_a_policy_changed_by_someone_else_meanwhile_is_read_and_edited_again(hos
     assert calls.count(("POST", f"/v3/projects/{PROJECT}:setIamPolicy")) == 2
     assert calls.count(("POST", f"/v3/projects/{PROJECT}:getIamPolicy")) == 3  # the look-up, then one per attempt
     assert project_roles(gcp, f"web-1-external-dns@{PROJECT}.iam.gserviceaccount.com") == [DNS_ADMIN]
+
+
+def test_a_service_account_policy_at_version_3_is_read_and_its_conditional_bindings_kept(host, gcp):
+    """IAM's getIamPolicy has no body: version 3 is asked for in its query. Google refuses to hand a
+    version 3 policy (one with a condition, or one prepare wrote) out at a lower version."""
+    prepare_text(host, accounts_fleet(gcp, external_dns={"roles": [DNS_ADMIN]}))
+    dns = f"web-1-external-dns@{PROJECT}.iam.gserviceaccount.com"
+    resource = f"projects/{PROJECT}/serviceAccounts/{dns}"
+    conditional = {
+        "role": "roles/iam.serviceAccountTokenCreator",
+        "members": ["user:ops@example.com"],
+        "condition": {"title": "office hours", "expression": "request.time.getHours('Europe/Berlin') < 18"},
+    }
+    with gcp.state.lock:
+        gcp.state.policies[resource]["bindings"].append(conditional)
+        gcp.state.policies[resource]["version"] = 3
+    again(gcp)
+
+    result = prepare_text(host, accounts_fleet(gcp, external_dns={"roles": [DNS_ADMIN], "namespace": "dns"}))
+
+    assert result.actions == (f"let {PROJECT}.svc.id.goog[dns/external-dns] act as {dns} (Workload Identity)",)
+    assert conditional in gcp.policy(resource)["bindings"]
 
 
 # -- a run killed half-way ---------------------------------------------------------------

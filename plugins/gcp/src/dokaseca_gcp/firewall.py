@@ -31,8 +31,9 @@ API_SERVER_PORT = "6443"
 
 
 class Rules:
-    def __init__(self, gcp: Gcp, network: str, link: str, subnet_ranges: list[str], description: str) -> None:
+    def __init__(self, gcp: Gcp, network: str, link: str, subnet_ranges: list[str], description: str, where: str) -> None:
         self.gcp = gcp
+        self.where = where  # "cluster NAME: network 'NAME'", the start of an error
         self.network = network
         self.link = link
         self.description = description
@@ -58,8 +59,8 @@ class Rules:
             rule = self.gcp.find(firewalls.get, project=self.gcp.project, firewall=name)
             if rule is not None and (rule.description or "").split(" ", 1)[0] != mark:
                 raise ProviderError(
-                    f"firewall rule {name!r} exists in project {self.gcp.project} and was not made by dokaseca; "
-                    f"rename or delete it (prepare makes {name} for network {self.network!r})"
+                    f"{self.where}: firewall rule {name!r} exists in project {self.gcp.project} and was not made by dokaseca; "
+                    "prepare will not take it over. Rename or delete it, or give gcp.network.name another name"
                 )
             found[name] = rule
         return found

@@ -117,7 +117,7 @@ class _Builder:
         self.link = f"projects/{gcp.project}/global/networks/{network.name}"
         self.description = description(network.name, cluster)
         self.where = f"cluster {cluster.name}: network {network.name!r}"
-        self.rules = firewall.Rules(gcp, network.name, self.link, [s.cidr for s in network.subnets], self.description)
+        self.rules = firewall.Rules(gcp, network.name, self.link, [s.cidr for s in network.subnets], self.description, self.where)
 
     def build(self) -> Network:
         network = self._find_network()

@@ -37,6 +37,7 @@ CALL_TIMEOUT = 60.0  # one request
 RETRY_TIMEOUT = 120.0  # one call, with its retries
 OPERATION_TIMEOUT = 900.0  # a Cloud NAT can take minutes
 IAM_ENDPOINT = "https://iam.googleapis.com"
+POLICY_VERSION = 3  # IAM policies with conditions: read and written whole, conditional bindings kept
 
 CREDENTIAL_CHAIN = (
     "GOOGLE_APPLICATION_CREDENTIALS (a service-account key or credential configuration file)",
@@ -134,10 +135,14 @@ class Gcp:
         from google.protobuf import json_format
 
         if "/serviceAccounts/" in resource:
-            body = {"options": {"requestedPolicyVersion": 3}}
-            return _retry()(_iam_request)(self.endpoints.iam or IAM_ENDPOINT, "POST", f"v1/{resource}:getIamPolicy", body, missing_ok=True)
+            # IAM's getIamPolicy takes no body: the version is a query parameter (a version
+            # below the stored one, as after our own setIamPolicy, is refused with 400).
+            path = f"v1/{resource}:getIamPolicy?options.requestedPolicyVersion={POLICY_VERSION}"
+            return _retry()(_iam_request)(self.endpoints.iam or IAM_ENDPOINT, "POST", path, None, missing_ok=True)
         try:
-            found = self.call(self.projects().get_iam_policy, request={"resource": resource, "options": {"requested_policy_version": 3}})
+            found = self.call(
+                self.projects().get_iam_policy, request={"resource": resource, "options": {"requested_policy_version": POLICY_VERSION}}
+            )
         except NotFound:
             return None
         return json_format.MessageToDict(found)
@@ -153,7 +158,7 @@ class Gcp:
         def once() -> None:
             current = self.policy(resource) or {}
             edit(current)
-            current["version"] = 3
+            current["version"] = POLICY_VERSION
             if "/serviceAccounts/" in resource:
                 _retry()(_iam_request)(self.endpoints.iam or IAM_ENDPOINT, "POST", f"v1/{resource}:setIamPolicy", {"policy": current})
             else:
@@ -352,7 +357,8 @@ def _hint(exc: Any, project: str) -> str:
     if code == 403:
         return (
             f" (the credentials lack this permission in project {project}, or its API is not enabled there: "
-            "`gcloud services enable compute.googleapis.com container.googleapis.com iam.googleapis.com`; "
+            "`gcloud services enable compute.googleapis.com container.googleapis.com iam.googleapis.com "
+            "cloudresourcemanager.googleapis.com`; "
             "the GCP plugin's README lists what prepare needs)"
         )
     return ""
