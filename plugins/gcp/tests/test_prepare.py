@@ -569,8 +569,18 @@ def test_a_service_account_policy_at_version_3_is_read_and_its_conditional_bindi
 
     result = prepare_text(host, accounts_fleet(gcp, external_dns={"roles": [DNS_ADMIN], "namespace": "dns"}))
 
-    assert result.actions == (f"let {PROJECT}.svc.id.goog[dns/external-dns] act as {dns} (Workload Identity)",)
+    assert result.actions == (
+        f"let {PROJECT}.svc.id.goog[dns/external-dns] act as {dns} (Workload Identity) instead of {PROJECT}.svc.id.goog[kube-system/external-dns]",
+    )
     assert conditional in gcp.policy(resource)["bindings"]
+    # The Kubernetes account the addon moved away from no longer acts as the Google one.
+    assert members_of(gcp.policy(resource), "roles/iam.workloadIdentityUser") == [f"serviceAccount:{PROJECT}.svc.id.goog[dns/external-dns]"]
+    again(gcp)
+    assert prepare_text(host, accounts_fleet(gcp, external_dns={"roles": [DNS_ADMIN], "namespace": "dns"})).actions == ()
+
+
+def members_of(policy: dict[str, Any], role: str) -> list[str]:
+    return sorted(m for b in policy.get("bindings", []) if b["role"] == role for m in b["members"])
 
 
 # -- a run killed half-way ---------------------------------------------------------------

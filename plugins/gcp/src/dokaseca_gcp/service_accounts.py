@@ -92,14 +92,23 @@ def _create_account(gcp: Gcp, cluster: ClusterSpec, addon: str, email: str, chan
 
 
 def _workload_identity(gcp: Gcp, email: str, member: str, policy: dict[str, Any], changes: Changes) -> None:
-    if member in members(policy, WORKLOAD_IDENTITY_USER):
+    """Exactly one Kubernetes service account acts as the addon's: one it was moved
+    away from (another namespace or name) must not keep the Google account."""
+    pool = f"serviceAccount:{gcp.project}.svc.id.goog["
+    held = members(policy, WORKLOAD_IDENTITY_USER)
+    stale = sorted(m for m in held if m.startswith(pool) and m != member)
+    if member in held and not stale:
         return
-    changes.make(
-        f"let {member.removeprefix('serviceAccount:')} act as {email} (Workload Identity)",
-        gcp.edit_policy,
-        resource=f"projects/{gcp.project}/serviceAccounts/{email}",
-        edit=lambda policy: grant(policy, WORKLOAD_IDENTITY_USER, member),
-    )
+
+    def edit(policy: dict[str, Any]) -> None:
+        grant(policy, WORKLOAD_IDENTITY_USER, member)
+        for old in stale:
+            revoke(policy, WORKLOAD_IDENTITY_USER, old)
+
+    line = f"let {member.removeprefix('serviceAccount:')} act as {email} (Workload Identity)"
+    if stale:
+        line += f" instead of {', '.join(m.removeprefix('serviceAccount:') for m in stale)}"
+    changes.make(line, gcp.edit_policy, resource=f"projects/{gcp.project}/serviceAccounts/{email}", edit=edit)
 
 
 def _project_roles(gcp: Gcp, email: str, roles: set[str], policy: dict[str, Any], changes: Changes) -> None:

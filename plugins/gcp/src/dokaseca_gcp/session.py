@@ -329,8 +329,13 @@ def gcp_errors(cluster: ClusterSpec) -> Iterator[None]:
             "it may still finish: run prepare again later"
         ) from None
     except requests.exceptions.ConnectionError as exc:
-        host = urllib.parse.urlsplit(exc.request.url).netloc if exc.request is not None else "Google Cloud"
-        raise ProviderError(f"{where}: cannot reach {host}; check the network, a proxy, or gcp.endpoints") from None
+        raise ProviderError(f"{where}: cannot reach {_host(exc)}; check the network, a proxy, or gcp.endpoints") from None
+    except requests.exceptions.Timeout as exc:  # a read timeout; a connect timeout is a ConnectionError too
+        raise ProviderError(f"{where}: {_host(exc)} did not answer in time; run prepare again (it finishes what was started)") from None
+
+
+def _host(exc: Any) -> str:
+    return urllib.parse.urlsplit(exc.request.url).netloc if exc.request is not None else "Google Cloud"
 
 
 def _describe(exc: Any) -> str:
