@@ -311,7 +311,7 @@ def gcp_errors(cluster: ClusterSpec) -> Iterator[None]:
     except auth.DefaultCredentialsError as exc:
         raise ProviderError(
             f"{where}: no usable Google Cloud credentials ({_scrub(str(exc))}); "
-            f"tried, in order: {'; '.join(CREDENTIAL_CHAIN)}. {LOGIN_HINT}"
+            f"tried, in order: {'; '.join(CREDENTIAL_CHAIN)}; {LOGIN_HINT}"
         ) from None
     except auth.RefreshError as exc:
         raise ProviderError(f"{where}: Google refused the credentials ({_scrub(_first(exc))}); {LOGIN_HINT}") from None
