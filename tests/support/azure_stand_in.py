@@ -124,6 +124,7 @@ class AzureStandIn:
             self.aks_versions = {minor: tuple(patches) for minor, patches in AKS_VERSIONS.items()}
             self.vm_sizes = list(VM_SIZES)
             self.restricted_sizes: dict[str, str] = {}  # size -> reasonCode
+            self.zone_restricted_sizes: dict[str, tuple[str, ...]] = {}  # size -> zones it is not offered in
             self.subscriptions = {SUBSCRIPTION_ID: TENANT_ID}
             self.failing_operations: list[tuple[str, str]] = []  # (code, message) the next operations end with
 
@@ -436,6 +437,18 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
+        if f"{stand_in.url}/.default" not in form.get("scope", "").split():
+            # Entra issues app tokens only for a resource it knows, asked for as "<resource>/.default".
+            self._send(
+                400,
+                {
+                    "error": "invalid_scope",
+                    "error_description": f"AADSTS1002012: The provided value for scope {form.get('scope')} is not valid. "
+                    "Client credential flows must have a scope value with /.default suffixed to the resource identifier.",
+                    "error_codes": [1002012],
+                },
+            )
+            return
         token = f"stand-in-token-{secrets.token_hex(16)}"
         with stand_in.lock:
             stand_in.tokens_issued.append(token)
@@ -490,6 +503,16 @@ class _Handler(BaseHTTPRequestHandler):
                     if reason
                     else []
                 )
+                if size in stand_in.zone_restricted_sizes:
+                    zones = stand_in.zone_restricted_sizes[size]
+                    restrictions.append(
+                        {
+                            "type": "Zone",
+                            "values": [place],
+                            "restrictionInfo": {"locations": [place], "zones": list(zones)},
+                            "reasonCode": "NotAvailableForSubscription",
+                        }
+                    )
                 value.append(
                     {
                         "resourceType": "virtualMachines",
@@ -583,10 +606,11 @@ class _Handler(BaseHTTPRequestHandler):
         existed = key in stand_in.vnets
         network = stand_in._vnet_resource(group, vnet, body)
         network["properties"]["provisioningState"] = "Updating"
-        if existed:
+        listed = (body.get("properties") or {}).get("subnets")
+        if existed and listed is None:  # since API 2023-11-01 a PUT without subnets keeps them; one with subnets sets them
             network["subnets"] = stand_in.vnets[key]["subnets"]
         stand_in.vnets[key] = network
-        for subnet in (body.get("properties") or {}).get("subnets") or []:
+        for subnet in listed or []:
             stand_in._put_subnet(group, vnet, subnet["name"], subnet, "Updating")
 
         def finish() -> None:

@@ -58,6 +58,7 @@ def test_offline_the_values_come_from_the_fleet_file(host):
     (cluster,) = parse_fleet(FLEET.text(FLEET.with_config(resourceGroupScope="environment"), environment="stg"), host).clusters
     annotations = cluster_metadata(host, cluster).annotations
     assert (annotations["azure_subscription_id"], annotations["azure_resource_group"]) == (SUBSCRIPTION, "acme-stg")
+    assert annotations["azure_tenant_id"] == TENANT  # azure.identity.tenantId: prepare makes it the subscription's
     assert not any(key.endswith("_client_id") for key in annotations)
 
 

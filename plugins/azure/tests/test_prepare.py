@@ -368,8 +368,28 @@ def test_vm_sizes_not_offered_or_restricted_are_all_named_by_their_field(host, a
     assert (
         "workers.general.machineSize 'Standard_D4s_v9' is not a VM size offered in westeurope; did you mean 'Standard_D4s_v5'?" in message
     )
-    assert f"workers.mem.machineSize 'Standard_E4s_v5' is not available to subscription {SUBSCRIPTION_ID} in westeurope" in message
+    assert (
+        f"workers.mem.machineSize 'Standard_E4s_v5' is not available to subscription {SUBSCRIPTION_ID} in westeurope"
+        " (NotAvailableForSubscription)" in message
+    )
     assert "controlPlane" not in message
+    assert azure.mutating() == []
+
+
+def test_a_vm_size_restricted_in_a_pool_s_zone_is_named_with_the_zone(host, azure, fleet):
+    azure.zone_restricted_sizes["Standard_D4s_v5"] = ("2",)
+    workers = [
+        {"name": "zoned", "replicas": 1, "machineSize": "Standard_D4s_v5", "failureDomain": "2"},
+        {"name": "elsewhere", "replicas": 1, "machineSize": "Standard_D4s_v5", "failureDomain": "1"},
+    ]
+    with pytest.raises(ProviderError) as caught:
+        prepare_text(host, fleet.text(workers=workers))
+    message = str(caught.value)
+    assert (
+        "workers.zoned.machineSize 'Standard_D4s_v5' is not available to this subscription in zone 2 of westeurope"
+        " (NotAvailableForSubscription)" in message
+    )
+    assert "workers.elsewhere" not in message
     assert azure.mutating() == []
 
 
@@ -394,6 +414,16 @@ def test_an_existing_group_in_another_location_is_an_error_not_a_move(host, azur
         in str(caught.value)
     )
     assert azure.mutating() == []
+
+
+def test_a_shared_network_group_in_another_location_names_the_vnet_settings_as_the_fix(host, azure, fleet):
+    azure.add_group(VNET, "northeurope")  # the environment's network group, made for clusters of another location
+    with pytest.raises(ProviderError) as caught:
+        prepare_text(host, fleet.text())
+    message = str(caught.value)
+    assert "resource group 'acme-dev' (the default of azure.vnet.resourceGroup) is in northeurope" in message
+    assert "set azure.vnet.resourceGroup and azure.vnet.name to a network of their own" in message and "azure.resourceGroup)" not in message
+    assert azure.vnets == {}
 
 
 def test_an_identity_in_another_tenant_is_named_before_anything_is_made(host, azure, fleet):

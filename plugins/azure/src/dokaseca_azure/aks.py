@@ -47,9 +47,15 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
         control_plane_template = {"template": {"spec": {**control_plane, "version": cluster.kubernetes_version}}}
         cluster_template: dict[str, Any] = {"template": {"spec": {}}}
         return ProviderManifests(
-            infrastructure_cluster=template_object(CAPZ_VERSION, "AzureManagedClusterTemplate", cluster.name, cluster.namespace, cluster_template),
-            control_plane_template=template_object(CAPZ_VERSION, "AzureManagedControlPlaneTemplate", control_plane_name(cluster), cluster.namespace, control_plane_template),
-            worker_machine_pool_templates={pool.name: _pool_template(cluster, config, pool, pool.name in system) for pool in cluster.workers},
+            infrastructure_cluster=template_object(
+                CAPZ_VERSION, "AzureManagedClusterTemplate", cluster.name, cluster.namespace, cluster_template
+            ),
+            control_plane_template=template_object(
+                CAPZ_VERSION, "AzureManagedControlPlaneTemplate", control_plane_name(cluster), cluster.namespace, control_plane_template
+            ),
+            worker_machine_pool_templates={
+                pool.name: _pool_template(cluster, config, pool, pool.name in system) for pool in cluster.workers
+            },
             worker_bootstrap_templates={pool.name: _bootstrap_template(cluster, pool) for pool in cluster.workers},
             control_plane_naming=CONTROL_PLANE_NAMING,
             extra=identities,

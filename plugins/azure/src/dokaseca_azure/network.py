@@ -54,7 +54,7 @@ def ensure_network(azure: Azure, cluster: ClusterSpec, changes: Changes) -> Opti
     key = (azure.subscription_id, group.lower(), name.lower())
     first, (present, made_with_vnet) = changes.once(_vnets, key, lambda mine: (cidrs, _Vnet(azure, cluster, mine).ensure(wanted)))
     _agree(cluster, name, "azure.vnet.cidrBlocks", first, cidrs)
-    ensure_resource_group(azure, cluster, changes, group, "azure.vnet.resourceGroup")  # found above: checks the location
+    _ensure_group(azure, cluster, changes, group)  # found above: checks this cluster's location
 
     found = {}
     with _vnet_locks.value(key, threading.Lock):
@@ -101,6 +101,13 @@ def same_ranges(have: list[str], want: tuple[str, ...]) -> bool:
     return sorted(ipaddress.ip_network(p, strict=False) for p in have) == sorted(ipaddress.ip_network(p) for p in want)
 
 
+def _ensure_group(azure: Azure, cluster: ClusterSpec, changes: Changes, group: str) -> None:
+    config: AzureConfig = cluster.provider_config
+    field = "azure.vnet.resourceGroup" if config.vnet.resource_group else "the default of azure.vnet.resourceGroup"
+    fix = f"For the clusters of {azure.location}, set azure.vnet.resourceGroup and azure.vnet.name to a network of their own"
+    ensure_resource_group(azure, cluster, changes, group, field, fix)
+
+
 def _agree(cluster: ClusterSpec, vnet: str, field: str, first: tuple[str, ...], mine: tuple[str, ...]) -> None:
     if first != mine:
         raise ProviderError(
@@ -122,7 +129,7 @@ class _Vnet:
     def ensure(self, wanted: dict[str, tuple[str, tuple[str, ...]]]) -> tuple[dict[str, Any], frozenset[str]]:
         """Find or make the vnet (with ``wanted`` subnets): its subnets as Azure has
         them, by lower-cased name, and the names of those made with it just now."""
-        ensure_resource_group(self.azure, self.cluster, self.changes, self.group, "azure.vnet.resourceGroup")
+        _ensure_group(self.azure, self.cluster, self.changes, self.group)
         vnet = absent(self.networks.virtual_networks.get, resource_group_name=self.group, virtual_network_name=self.name)
         if vnet is not None:
             self._check(vnet)

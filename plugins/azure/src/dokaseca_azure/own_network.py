@@ -43,7 +43,7 @@ def check_own_network(azure: Azure, cluster: ClusterSpec) -> Optional[dict[str, 
                 f"{where} has no subnet {subnet_name!r} ({field}.name; its subnets: {listed}); "
                 "CAPZ needs the subnets of a vnet it did not make: create it, or name one of those"
             )
-        configured = getattr(config.subnets, "control_plane" if role == "control-plane" else "node").cidr_blocks
+        configured = config.subnets.subnet(role).cidr_blocks
         if configured and not same_ranges(prefixes_of(subnet), configured):
             raise ProviderError(
                 f"{where}: subnet {subnet_name!r} has {', '.join(prefixes_of(subnet))} but {field}.cidrBlocks says {', '.join(configured)}; "

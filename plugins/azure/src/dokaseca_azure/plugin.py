@@ -89,7 +89,8 @@ def gitops_metadata(cluster: ClusterSpec, provider: ProviderInfo, infra: InfraRe
         "azure_location": cluster.region or "",
         "azure_resource_group": outputs.get("resource_group") or resource_group(cluster),
     }
-    for key, fallback in (("subscription_id", config.subscription_id), ("tenant_id", None)):
+    # Offline, the fleet file's: prepare refuses an identity tenant that is not the subscription's.
+    for key, fallback in (("subscription_id", config.subscription_id), ("tenant_id", config.identity.tenant_id)):
         if outputs.get(key) or fallback:
             annotations[f"azure_{key}"] = outputs.get(key) or fallback
     for addon, identity in sorted((outputs.get("addon_identities") or {}).items()):

@@ -44,7 +44,9 @@ def prepare(cluster: ClusterSpec, *, dry_run: bool) -> InfraResult:
         outputs.update(check_own_network(azure, cluster) or {})
 
         group = names.resource_group(cluster)
-        ensure_resource_group(azure, cluster, changes, group, _group_field(cluster))
+        ensure_resource_group(
+            azure, cluster, changes, group, _group_field(cluster), "Give the cluster a group of its own (azure.resourceGroup)"
+        )
         outputs["resource_group"] = group
         outputs.update(ensure_network(azure, cluster, changes) or {})
         identities = ensure_addon_identities(azure, cluster, changes, group)

@@ -15,15 +15,16 @@ from dokaseca_azure.tags import tags
 _groups = Once()
 
 
-def ensure_resource_group(azure: Azure, cluster: ClusterSpec, changes: Changes, name: str, field: str) -> None:
+def ensure_resource_group(azure: Azure, cluster: ClusterSpec, changes: Changes, name: str, field: str, fix: str) -> None:
     """Make group ``name`` in the cluster's location unless it exists; ``field``
-    names the setting it comes from, for the error when it is elsewhere."""
+    names the setting it comes from and ``fix`` says how to pick another, for
+    the error when it is elsewhere."""
     key = (azure.subscription_id, name.lower())
     location = changes.once(_groups, key, lambda mine: _ensure(azure, cluster, name, mine))
     if location != azure.location:
         raise ProviderError(
             f"cluster {cluster.name}: resource group {name!r} ({field}) is in {location}, but the cluster is in {azure.location}; "
-            f"a group's location cannot change. Give the cluster a group of its own (azure.resourceGroup), or put it in {location}"
+            f"a group's location cannot change. {fix}, or put the cluster in {location}"
         )
 
 

@@ -32,14 +32,12 @@ def check_vm_sizes(azure: Azure, cluster: ClusterSpec) -> None:
             continue
         for restriction in sku.restrictions or ():
             info = restriction.restriction_info
+            # Azure's word ("NotAvailableForSubscription"), not the SDK enum's name.
+            reason = getattr(restriction.reason_code, "value", restriction.reason_code)
             if restriction.type == "Location" and azure.location in [p.lower() for p in (info.locations if info else None) or ()]:
-                problems.append(
-                    f"{field} {size!r} is not available to subscription {azure.subscription_id} in {azure.location} ({restriction.reason_code})"
-                )
+                problems.append(f"{field} {size!r} is not available to subscription {azure.subscription_id} in {azure.location} ({reason})")
             elif restriction.type == "Zone" and zone and zone in ((info.zones if info else None) or ()):
-                problems.append(
-                    f"{field} {size!r} is not available to this subscription in zone {zone} of {azure.location} ({restriction.reason_code})"
-                )
+                problems.append(f"{field} {size!r} is not available to this subscription in zone {zone} of {azure.location} ({reason})")
     if problems:
         raise ProviderError(
             f"cluster {cluster.name}: "
