@@ -198,3 +198,25 @@ def test_hook_render_provider_manifests_nobody_answers():
     host = load_plugins(autoload=False, extra=[("registers-only", Registers())])
     with pytest.raises(ProviderError, match="rendered nothing"):
         render_cluster(host, cluster_from(host))
+
+
+def test_a_node_pool_machine_pool_is_sized_by_capi_or_by_its_cloud(host):
+    from dokaseca.capi import AUTOSCALER_MAX, node_pool_machine_pool
+
+    cluster = cluster_from(host, workers=[{"name": "fixed", "replicas": 2}, {"name": "auto", "minReplicas": 1, "maxReplicas": 5}])
+    fixed, auto = (next(p for p in cluster.workers if p.name == name) for name in ("fixed", "auto"))
+    node_pool = {"apiVersion": "infrastructure.example.io/v1alpha1", "kind": "FakeManagedPool", "metadata": {"name": "dev-1-fixed"}}
+
+    pinned = node_pool_machine_pool(cluster, fixed, node_pool, version="v1.33.1")
+    assert pinned["metadata"]["name"] == "dev-1-fixed" and pinned["spec"]["replicas"] == 2
+    template = pinned["spec"]["template"]["spec"]
+    assert template["version"] == "v1.33.1" and template["bootstrap"] == {"dataSecretName": ""}
+    assert template["infrastructureRef"] == {"apiGroup": "infrastructure.example.io", "kind": "FakeManagedPool", "name": "dev-1-fixed"}
+
+    by_capi = node_pool_machine_pool(cluster, auto, node_pool, version="v1.33.1")
+    assert "replicas" not in by_capi["spec"] and by_capi["metadata"]["annotations"][AUTOSCALER_MAX] == "5"
+
+    by_cloud = node_pool_machine_pool(cluster, auto, node_pool, version=None, replicas=3)
+    assert by_cloud["spec"]["replicas"] == 3 and "annotations" not in by_cloud["metadata"]
+    assert "version" not in by_cloud["spec"]["template"]["spec"], "a release channel upgrades the nodes"
+    assert_capi_objects_valid([pinned, by_capi, by_cloud])

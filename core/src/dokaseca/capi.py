@@ -12,7 +12,7 @@ upgrades and pool changes go through ``Cluster.spec.topology`` as users expect.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Optional
 
 from dokaseca.manifests import (
     CAPI_VERSION,
@@ -165,6 +165,35 @@ def _autoscaler_annotations(pool: WorkerPool) -> dict[str, str]:
     if not pool.autoscaled:
         return {}
     return {AUTOSCALER_MIN: str(pool.min_replicas), AUTOSCALER_MAX: str(pool.max_replicas)}
+
+
+def node_pool_machine_pool(
+    cluster: ClusterSpec, pool: WorkerPool, node_pool: Mapping[str, Any], *, version: Optional[str], replicas: Optional[int] = None
+) -> dict[str, Any]:
+    """The MachinePool of a node pool a managed flavor's cloud runs (an EKS node
+    group, an AKS agent pool, a GKE node pool), for ``ProviderManifests.machine_pools``.
+
+    The cloud bootstraps its nodes itself (an empty ``dataSecretName``).
+    ``version``: None when the cloud upgrades the nodes (a release channel).
+    ``replicas``: the size of a pool the cloud scales itself; without it a
+    fixed pool has its replicas and an autoscaled one the cluster-autoscaler
+    annotations CAPI sizes a new pool from.
+    """
+    template: dict[str, Any] = {"clusterName": cluster.name}
+    if version is not None:
+        template["version"] = version
+    template["bootstrap"] = {"dataSecretName": ""}
+    template["infrastructureRef"] = contract_ref(node_pool)
+    spec: dict[str, Any] = {"clusterName": cluster.name}
+    annotations = None
+    if replicas is not None:
+        spec["replicas"] = replicas
+    elif pool.autoscaled:
+        annotations = _autoscaler_annotations(pool)
+    else:
+        spec["replicas"] = pool.replicas
+    spec["template"] = {"spec": template}
+    return k8s_object(CAPI_VERSION, "MachinePool", pool_name(cluster, pool), cluster.namespace, annotations=annotations, spec=spec)
 
 
 def _machine_deployment(cluster: ClusterSpec, pool: WorkerPool, machine_template: Any, config: Any) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dokaseca.capi import AUTOSCALER_MAX, AUTOSCALER_MIN, control_plane_name, pool_name
-from dokaseca.manifests import CAPI_VERSION, contract_ref, k8s_object, template_object
+from dokaseca.capi import control_plane_name, node_pool_machine_pool, pool_name
+from dokaseca.manifests import k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, ProviderManifests, WorkerPool
 
 from dokaseca_aws.config import AwsConfig
@@ -117,19 +117,7 @@ def _managed_pool(cluster: ClusterSpec, config: AwsConfig, pool: WorkerPool) -> 
         spec["additionalTags"] = dict(sorted(config.additional_tags.items()))
     node_group = k8s_object(CAPA_VERSION, "AWSManagedMachinePool", name, cluster.namespace, spec=spec)
 
-    machine_pool: dict[str, Any] = {"clusterName": cluster.name}
-    if not pool.autoscaled:
-        machine_pool["replicas"] = pool.replicas
-    machine_pool["template"] = {
-        "spec": {
-            "clusterName": cluster.name,
-            "version": cluster.kubernetes_version,
-            "bootstrap": {"dataSecretName": ""},  # EKS bootstraps managed nodes itself
-            "infrastructureRef": contract_ref(node_group),
-        }
-    }
-    annotations = {AUTOSCALER_MIN: str(pool.min_replicas), AUTOSCALER_MAX: str(pool.max_replicas)} if pool.autoscaled else None
-    return [node_group, k8s_object(CAPI_VERSION, "MachinePool", name, cluster.namespace, annotations=annotations, spec=machine_pool)]
+    return [node_group, node_pool_machine_pool(cluster, pool, node_group, version=cluster.kubernetes_version)]
 
 
 def is_arm64(instance_type: str) -> bool:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from dokaseca.capi import AUTOSCALER_MAX, AUTOSCALER_MIN, control_plane_name, pool_name
-from dokaseca.manifests import CAPI_VERSION, KUBEADM_BOOTSTRAP_VERSION, contract_ref, k8s_object, template_object
+from dokaseca.capi import control_plane_name, node_pool_machine_pool, pool_name
+from dokaseca.manifests import KUBEADM_BOOTSTRAP_VERSION, k8s_object, template_object
 from dokaseca.models import ClusterSpec, InfraResult, ProviderManifests, WorkerPool
 
 from dokaseca_azure import names
@@ -178,20 +178,8 @@ def _managed_pool(cluster: ClusterSpec, config: AzureConfig, pool: WorkerPool, s
     """
     name = pool_name(cluster, pool)
     agent_pool = k8s_object(CAPZ_VERSION, "AzureManagedMachinePool", name, cluster.namespace, spec=_pool_spec(config, pool, system))
-    machine_pool: dict[str, Any] = {"clusterName": cluster.name}
     # Autoscaled: CAPI sizes the new pool from the annotations, AKS scales it from then on.
-    if not pool.autoscaled:
-        machine_pool["replicas"] = pool.replicas
-    machine_pool["template"] = {
-        "spec": {
-            "clusterName": cluster.name,
-            "version": cluster.kubernetes_version,
-            "bootstrap": {"dataSecretName": ""},  # AKS bootstraps its nodes itself
-            "infrastructureRef": contract_ref(agent_pool),
-        }
-    }
-    annotations = {AUTOSCALER_MIN: str(pool.min_replicas), AUTOSCALER_MAX: str(pool.max_replicas)} if pool.autoscaled else None
-    return [agent_pool, k8s_object(CAPI_VERSION, "MachinePool", name, cluster.namespace, annotations=annotations, spec=machine_pool)]
+    return [agent_pool, node_pool_machine_pool(cluster, pool, agent_pool, version=cluster.kubernetes_version)]
 
 
 def _pool_template(cluster: ClusterSpec, config: AzureConfig, pool: WorkerPool, system: bool) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Optional
 
-from dokaseca.capi import control_plane_name, pool_name
-from dokaseca.manifests import CAPI_VERSION, contract_ref, k8s_object, template_object, versioned_name
+from dokaseca.capi import control_plane_name, node_pool_machine_pool, pool_name
+from dokaseca.manifests import k8s_object, template_object, versioned_name
 from dokaseca.models import ClusterSpec, InfraResult, ProviderManifests, WorkerPool
 
 from dokaseca_gcp.config import GcpConfig, GkeSettings
@@ -175,13 +175,9 @@ def _machine_pool(cluster: ClusterSpec, config: GcpConfig, pool: WorkerPool) -> 
     """
     name = pool_name(cluster, pool)
     node_pool = k8s_object(CAPG_VERSION, "GCPManagedMachinePool", name, cluster.namespace, spec=_node_pool_spec(config, pool))
-    template: dict[str, Any] = {"clusterName": cluster.name}
-    if config.gke.channel() is None:  # in a channel GKE upgrades the nodes itself
-        template["version"] = cluster.kubernetes_version
-    template["bootstrap"] = {"dataSecretName": ""}  # GKE joins its nodes itself
-    template["infrastructureRef"] = contract_ref(node_pool)
-    spec = {"clusterName": cluster.name, "replicas": initial_size(config, pool), "template": {"spec": template}}
-    return [node_pool, k8s_object(CAPI_VERSION, "MachinePool", name, cluster.namespace, spec=spec)]
+    # In a channel GKE upgrades the nodes itself; GKE's autoscaler, not CAPI's annotations, sizes the pool.
+    version = cluster.kubernetes_version if config.gke.channel() is None else None
+    return [node_pool, node_pool_machine_pool(cluster, pool, node_pool, version=version, replicas=initial_size(config, pool))]
 
 
 def _node_pool_template(cluster: ClusterSpec, config: GcpConfig, pool: WorkerPool) -> dict[str, Any]:
