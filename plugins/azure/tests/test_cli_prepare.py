@@ -4,6 +4,8 @@ every installed plugin, the Azure SDK against the HTTPS stand-in."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -76,3 +78,13 @@ def test_missing_credentials_exit_2_naming_the_cluster_and_the_fix(azure, fleet_
     assert "web-1" in result.output and "no usable Azure credentials" in result.output and "az login" in result.output
     assert not (tmp_path / "state" / "web-1.prepared.json").exists(), "a failed prepare saves nothing"
     assert azure.arm_calls() == []
+
+
+def test_without_credentials_the_reason_is_said_once_not_again_by_azure_identity(azure, fleet_file, tmp_path, monkeypatch):
+    """In a process of its own, as a user runs it: pytest's log capture would hide azure-identity's warning."""
+    monkeypatch.delenv("AZURE_CLIENT_SECRET")
+    command = [sys.executable, "-m", "dokaseca", "prepare", str(fleet_file), "--state-dir", str(tmp_path / "state")]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2
+    assert finished.stderr.count("no usable Azure credentials") == 1
+    assert "DefaultAzureCredential failed to retrieve a token" not in finished.stderr

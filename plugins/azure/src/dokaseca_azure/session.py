@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import re
 import threading
@@ -166,6 +167,12 @@ def _credential(endpoint: Endpoint) -> Any:
         if endpoint.custom:
             # msal would ask login.microsoftonline.com whether the authority is genuine.
             options["disable_instance_discovery"] = True
+        # azure-identity warns on stderr, at length, when no credential works; prepare's
+        # own error says the same in one line, with the fix. A program that sets up
+        # logging itself (a level on the "azure.identity" logger) still gets it.
+        identity_log = logging.getLogger("azure.identity")
+        if identity_log.level == logging.NOTSET:
+            identity_log.setLevel(logging.ERROR)
         return _Remembering(DefaultAzureCredential(**options))
 
     return _credentials.value((endpoint.authority, endpoint.custom), make)
