@@ -120,6 +120,7 @@ class AzureStandIn:
             self.identities: dict[tuple[str, str], dict[str, Any]] = {}
             self.federated: dict[tuple[str, str, str], dict[str, Any]] = {}
             self.operations: dict[str, dict[str, Any]] = {}
+            self.subnet_settles: dict[tuple[str, str, str], int] = {}  # subnet -> GETs until Succeeded
             self.locations = dict(LOCATIONS)
             self.aks_versions = {minor: tuple(patches) for minor, patches in AKS_VERSIONS.items()}
             self.vm_sizes = list(VM_SIZES)
@@ -190,6 +191,12 @@ class AzureStandIn:
             network = self.vnets[group.lower(), name.lower()]
             network["properties"]["provisioningState"] = state
             network["settles_after_gets"] = until_gets or None
+
+    def set_subnet_state(self, group: str, vnet: str, name: str, state: str, *, until_gets: int = 0) -> None:
+        """As :meth:`set_vnet_state`, for a subnet; the GETs counted are the subnet's own."""
+        with self.lock:
+            self.vnets[group.lower(), vnet.lower()]["subnets"][name.lower()]["properties"]["provisioningState"] = state
+            self.subnet_settles[group.lower(), vnet.lower(), name.lower()] = until_gets
 
     def add_group(self, name: str, location: str, tags: Optional[dict] = None) -> None:
         with self.lock:
@@ -633,6 +640,12 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
+        with self.stand_in.lock:
+            key = (group.lower(), vnet.lower(), subnet.lower())
+            if self.stand_in.subnet_settles.get(key):
+                self.stand_in.subnet_settles[key] -= 1
+                if not self.stand_in.subnet_settles[key]:
+                    found["properties"]["provisioningState"] = "Succeeded"
         self._send(200, found)
 
     def subnet_put(self, body: dict, sub: str, group: str, vnet: str, subnet: str) -> None:

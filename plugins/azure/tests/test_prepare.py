@@ -195,6 +195,28 @@ def test_a_vnet_whose_last_operation_failed_is_put_again_as_it_is(host, azure, f
     assert prepare_text(host, fleet.text()).actions == ()
 
 
+def test_a_subnet_still_being_made_is_waited_for_and_one_that_failed_is_put_again(host, azure, fleet):
+    prepare_text(host, fleet.text())
+    azure.set_subnet_state(VNET, VNET, "control-plane-subnet", "Updating", until_gets=1)
+    azure.set_subnet_state(VNET, VNET, "node-subnet", "Failed")
+    again(azure)
+
+    planned = prepare_text(host, fleet.text(), dry_run=True)
+    assert azure.mutating() == []
+    azure.set_subnet_state(VNET, VNET, "control-plane-subnet", "Updating", until_gets=1)
+    again(azure)
+    result = prepare_text(host, fleet.text())
+
+    assert planned.actions == result.actions == ("put subnet node-subnet of vnet acme-dev again (its last operation failed)",)
+    assert [path for _, path in azure.mutating()] == [f"{VNET_ID}/subnets/node-subnet"]
+    subnets = azure.vnet(VNET, VNET)["subnets"]
+    assert {name: s["properties"]["provisioningState"] for name, s in subnets.items()} == {
+        "control-plane-subnet": "Succeeded",
+        "node-subnet": "Succeeded",
+    }
+    assert subnets["node-subnet"]["properties"]["addressPrefix"] == "10.1.0.0/16", "put again as it was"
+
+
 # -- a run killed half-way ------------------------------------------------------------
 
 

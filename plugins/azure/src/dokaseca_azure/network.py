@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from dokaseca.changes import Changes
 from dokaseca.errors import ProviderError
@@ -149,7 +149,7 @@ class _Vnet:
                     f"{self.where}: subnet {subnet.name!r} has {', '.join(have)} but {SUBNET_FIELDS[role]}.cidrBlocks asks for "
                     f"{', '.join(cidrs)}; a subnet in use cannot change its range: set the field back, or name another subnet"
                 )
-            return subnet
+            return self._settled_subnet(subnet)
         if name.lower() in made_with_vnet:
             return None  # a dry run: planned with the vnet
         return self.changes.make(
@@ -180,31 +180,50 @@ class _Vnet:
         )
 
     def _settled(self, vnet: Any) -> Any:
-        """The vnet once no operation is under way on it (a run killed while
+        """The vnet once no operation is under way on it; see :meth:`_settle`."""
+        return self._settle(
+            vnet,
+            f"vnet {self.name}",
+            lambda: self.networks.virtual_networks.get(resource_group_name=self.group, virtual_network_name=self.name),
+            self.networks.virtual_networks.begin_create_or_update,
+            resource_group_name=self.group,
+            virtual_network_name=self.name,
+        )
+
+    def _settled_subnet(self, subnet: Any) -> Any:
+        return self._settle(
+            subnet,
+            f"subnet {subnet.name} of vnet {self.name}",
+            lambda: self.networks.subnets.get(resource_group_name=self.group, virtual_network_name=self.name, subnet_name=subnet.name),
+            self.networks.subnets.begin_create_or_update,
+            resource_group_name=self.group,
+            virtual_network_name=self.name,
+            subnet_name=subnet.name,
+        )
+
+    def _settle(self, resource: Any, what: str, get: Callable[[], Any], begin_put: Callable[..., Any], **names: str) -> Any:
+        """``resource`` once no operation is under way on it (a run killed while
         Azure made it leaves it ``Updating`` for a while), put again as it is
-        when its last operation failed: a PUT of the same vnet is how Azure
-        retries it, and keeps every subnet."""
+        when its last operation failed: a PUT of the same resource is how Azure
+        retries it (a vnet's body lists its subnets, so none is lost)."""
         started = time.monotonic()
         pause = 0.5
-        while _state(vnet) in IN_FLIGHT:
+        while _state(resource) in IN_FLIGHT:
             if time.monotonic() - started > SETTLE_TIMEOUT:
-                raise ProviderError(f"{self.where} is still {_state(vnet)} after {SETTLE_TIMEOUT // 60} minutes; run prepare again later")
-            report(f"waiting for vnet {self.name}: {_state(vnet)} ({time.monotonic() - started:.0f} s)")
+                raise ProviderError(f"{self.where}: {what} is still {_state(resource)} after {SETTLE_TIMEOUT // 60} minutes; run prepare again later")
+            report(f"waiting for {what}: {_state(resource)} ({time.monotonic() - started:.0f} s)")
             time.sleep(pause)
             pause = min(pause * 2, 15.0)
-            vnet = self.networks.virtual_networks.get(resource_group_name=self.group, virtual_network_name=self.name)
-        if _state(vnet) == "Deleting":
-            raise ProviderError(f"{self.where} is being deleted; run prepare again once it is gone")
-        if _state(vnet) == "Failed":
+            resource = get()
+        if _state(resource) == "Deleting":
+            raise ProviderError(f"{self.where}: {what} is being deleted; run prepare again once it is gone")
+        if _state(resource) == "Failed":
+            body = "subnet_parameters" if "subnet_name" in names else "parameters"
             repaired = self.changes.make(
-                f"put vnet {self.name} again (its last operation failed)",
-                finished(self.networks.virtual_networks.begin_create_or_update, f"vnet {self.name}"),
-                resource_group_name=self.group,
-                virtual_network_name=self.name,
-                parameters=vnet,
+                f"put {what} again (its last operation failed)", finished(begin_put, what), **names, **{body: resource}
             )
-            return repaired if repaired is not None else vnet  # None: a dry run
-        return vnet
+            return repaired if repaired is not None else resource  # None: a dry run
+        return resource
 
     def _check(self, vnet: Any) -> None:
         if not ours(vnet.tags):
