@@ -123,6 +123,7 @@ class AzureStandIn:
             self.subnet_settles: dict[tuple[str, str, str], int] = {}  # subnet -> GETs until Succeeded
             self.locations = dict(LOCATIONS)
             self.aks_versions = {minor: tuple(patches) for minor, patches in AKS_VERSIONS.items()}
+            self.aks_lts_only: set[str] = set()  # minors offered only under AKS long-term support
             self.vm_sizes = list(VM_SIZES)
             self.restricted_sizes: dict[str, str] = {}  # size -> reasonCode
             self.zone_restricted_sizes: dict[str, tuple[str, ...]] = {}  # size -> zones it is not offered in
@@ -544,7 +545,9 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "version": minor,
                 "isPreview": False,
-                "capabilities": {"supportPlan": ["KubernetesOfficial"]},
+                "capabilities": {
+                    "supportPlan": ["AKSLongTermSupport"] if minor in self.stand_in.aks_lts_only else ["KubernetesOfficial", "AKSLongTermSupport"]
+                },
                 "patchVersions": {patch: {"upgrades": []} for patch in patches},
             }
             for minor, patches in sorted(self.stand_in.aks_versions.items())

@@ -378,6 +378,19 @@ def test_an_aks_version_not_offered_is_named_with_the_offered_ones(host, azure, 
     assert prepare_text(host, fleet.text(flavor="aks", kubernetes_version="v1.33.2")).outputs["resource_group"] == "web-1"
 
 
+def test_an_aks_version_offered_only_with_long_term_support_is_refused_with_why(host, azure, fleet):
+    azure.aks_versions["1.29"] = ("1.29.15",)
+    azure.aks_lts_only.add("1.29")
+
+    with pytest.raises(ProviderError) as caught:
+        prepare_text(host, fleet.text(flavor="aks", kubernetes_version="v1.29.15"))
+
+    message = str(caught.value)
+    assert "v1.29.15 is offered by AKS in westeurope only with long-term support, which needs the Premium tier" in message
+    assert "offered: 1.32.5, 1.32.6, 1.33.1, 1.33.2." in message, "versions CAPZ cannot use are not offered"
+    assert azure.mutating() == []
+
+
 def test_vm_sizes_not_offered_or_restricted_are_all_named_by_their_field(host, azure, fleet):
     azure.restricted_sizes["Standard_E4s_v5"] = "NotAvailableForSubscription"
     workers = [

@@ -15,6 +15,10 @@ from dokaseca_azure.config import AzureConfig
 from dokaseca_azure.session import Azure
 
 _skus = Once()
+OFFICIAL_PLAN = "KubernetesOfficial"  # AKS's standard support; "AKSLongTermSupport" needs the Premium tier
+PREVIEW = "preview"
+LTS_ONLY = "long-term support only"
+
 _aks_versions = Once()
 
 
@@ -53,11 +57,18 @@ def check_kubernetes_version(azure: Azure, cluster: ClusterSpec) -> None:
         return
     offered = _aks_versions.value((azure.subscription_id, azure.location), lambda: _aks_patches(azure))
     wanted = cluster.kubernetes_version.removeprefix("v")
-    if wanted in offered:
+    if offered.get(wanted) in ("", PREVIEW):
         return
-    listed = ", ".join(f"{v} (preview)" if preview else v for v, preview in sorted(offered.items(), key=lambda i: _version_key(i[0])))
+    usable = {v: note for v, note in offered.items() if note != LTS_ONLY}
+    listed = ", ".join(f"{v} ({note})" if note else v for v, note in sorted(usable.items(), key=lambda i: _version_key(i[0])))
+    why = (
+        f"is offered by AKS in {azure.location} only with long-term support, which needs the Premium tier; "
+        "CAPZ v1.26's AzureManagedControlPlane cannot ask for it (its sku.tier has no Premium)"
+        if offered.get(wanted) == LTS_ONLY
+        else f"is not offered by AKS in {azure.location}"
+    )
     raise ProviderError(
-        f"cluster {cluster.name}: kubernetesVersion {cluster.kubernetes_version} is not offered by AKS in {azure.location}; "
+        f"cluster {cluster.name}: kubernetesVersion {cluster.kubernetes_version} {why}; "
         f"offered: {listed or 'none'}. Set kubernetesVersion to one of them (`az aks get-versions -l {azure.location} -o table`)"
     )
 
@@ -81,10 +92,16 @@ def _vm_skus(azure: Azure) -> dict[str, Any]:
     return {sku.name.lower(): sku for sku in skus if sku.resource_type == "virtualMachines" and sku.name}
 
 
-def _aks_patches(azure: Azure) -> dict[str, bool]:
-    """Patch version -> whether it is a preview."""
+def _aks_patches(azure: Azure) -> dict[str, str]:
+    """Patch version -> "" (generally available), PREVIEW, or LTS_ONLY (offered
+    only under AKS long-term support)."""
     answer = azure.client("containerservice").managed_clusters.list_kubernetes_versions(azure.location)
-    return {patch: bool(minor.is_preview) for minor in answer.values_property or () for patch in (minor.patch_versions or {})}
+    found = {}
+    for minor in answer.values_property or ():
+        plans = {str(getattr(plan, "value", plan)) for plan in (minor.capabilities.support_plan or ())} if minor.capabilities else set()
+        note = LTS_ONLY if plans and OFFICIAL_PLAN not in plans else PREVIEW if minor.is_preview else ""
+        found.update({patch: note for patch in minor.patch_versions or {}})
+    return found
 
 
 def _version_key(version: str) -> tuple[int, ...]:
