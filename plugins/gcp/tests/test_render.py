@@ -847,7 +847,6 @@ def test_gke_templates_change_name_only_with_their_pool(host: PluginHost) -> Non
         (BASE_CONFIG, {"replicas": 2, "failureDomain": "europe-west1-d"}, ["europe-west1-d"], 2),
         (BASE_CONFIG, {"minReplicas": 4, "maxReplicas": 12}, None, 6),  # the minimum, rounded up to whole rows of 3 zones
         (BASE_CONFIG, {"minReplicas": 0, "maxReplicas": 3}, None, 0),
-        (gke_config(location="europe-west1-c"), {"replicas": 2}, None, 2),  # zonal: one zone
     ],
 )
 def test_gke_pool_zones_and_sizes(host: PluginHost, config: dict, pool: dict, locations: list[str] | None, replicas: int) -> None:
@@ -856,10 +855,28 @@ def test_gke_pool_zones_and_sizes(host: PluginHost, config: dict, pool: dict, lo
     assert one(objects, "MachinePool")["spec"]["replicas"] == replicas
 
 
-def test_a_zonal_gke_cluster_lives_in_its_zone(host: PluginHost) -> None:
-    objects = render_gke(host, gke_config(location="europe-west1-c"))
-    assert one(objects, "GCPManagedControlPlane")["spec"]["location"] == "europe-west1-c"
-    assert one(objects, "GCPManagedCluster")["spec"]["region"] == REGION
+@pytest.mark.parametrize("mode", ["classic", "clusterclass"])
+def test_a_zonal_gke_cluster_is_refused(host: PluginHost, mode: str) -> None:
+    """CAPG v1.12 makes a GKE cluster at a zone but addresses its node pools at
+    locations/<region> and divides their replicas among three zones: they are never found."""
+    problems = gke_problems_of(host, gke_config(location="europe-west1-c"), mode=mode)
+    assert list(problems) == ["clusters[0].gcp.gke.location"], problems
+    problem = problems["clusters[0].gcp.gke.location"]
+    assert "is a zone" in problem and "CAPG v1.12" in problem
+    assert "regional cluster in 'europe-west1'" in problem
+    assert "gcp.zones: [europe-west1-c]" in problem and "failureDomain: europe-west1-c" in problem
+
+
+def test_the_zonal_hint_renders_a_regional_cluster_with_nodes_in_one_zone(host: PluginHost) -> None:
+    objects = render_gke(host, with_config(zones=["europe-west1-c"]), workers=[{"name": "general", "replicas": 2}])
+    assert one(objects, "GCPManagedControlPlane")["spec"]["location"] == REGION
+    assert node_pool(objects, "general")["nodeLocations"] == ["europe-west1-c"]  # CAPG divides replicas by 1
+    assert one(objects, "MachinePool")["spec"]["replicas"] == 2
+
+
+def test_gke_location_may_name_the_cluster_region(host: PluginHost) -> None:
+    objects = render_gke(host, gke_config(location=REGION))
+    assert one(objects, "GCPManagedControlPlane")["spec"]["location"] == REGION
 
 
 def test_gke_reads_what_prepare_found(host: PluginHost) -> None:
@@ -903,19 +920,8 @@ def test_one_block_serves_both_flavors(host: PluginHost) -> None:
         (BASE_CONFIG, {"workers": [{"name": "1st", "replicas": 3}]}, "workers.1st.name", "cannot name a GKE node pool"),
         (BASE_CONFIG, {"workers": [{"name": "p" * 41, "replicas": 3}]}, f"workers.{'p' * 41}.name", "at most 40 characters"),
         (BASE_CONFIG, {"name": "web-1-" + "x" * 40}, "name", "cannot name a GKE cluster"),
-        (gke_config(location="us-east1-b"), {}, "gcp.gke.location", "is not a zone of region 'europe-west1'"),
-        (
-            with_config(zones=["europe-west1-b"], gke={"location": "europe-west1-b"}),
-            {},
-            "gcp.zones",
-            "cannot go with a zonal GKE cluster",
-        ),
-        (
-            gke_config(location="europe-west1-b"),
-            {"workers": [{"name": "general", "replicas": 1, "failureDomain": "europe-west1-c"}]},
-            "workers.general.failureDomain",
-            "is not the zonal cluster's zone 'europe-west1-b'",
-        ),
+        (gke_config(location="us-east1-b"), {}, "gcp.gke.location", "is a zone: CAPG v1.12"),
+        (gke_config(location="us-east1"), {}, "gcp.gke.location", "(got 'us-east1'); leave it out: the GKE cluster is in 'europe-west1'"),
         (with_config(zones=["us-east1-b"]), {}, "gcp.zones[0]", "is not in region 'europe-west1'"),
         (
             gke_config(releaseChannel="regular", management={"autoUpgrade": False}),
@@ -950,7 +956,6 @@ def test_gke_mistakes_are_reported_at_their_path(host: PluginHost, config: dict,
     ("config", "cluster"),
     [
         (gke_config(autopilot=True, releaseChannel="stable"), {"workers": [], "mode": "clusterclass"}),  # Autopilot needs a channel
-        (gke_config(location="europe-west1-b"), {"workers": [{"name": "general", "replicas": 1, "failureDomain": "europe-west1-b"}]}),
         (BASE_CONFIG, {"workers": [{"name": "general", "replicas": 2, "failureDomain": "europe-west1-b"}]}),
         # GKE picks its own pod and Service ranges: a subnet over the core's defaults is fine.
         (with_config(network={"subnets": [{"name": "nodes", "cidrBlock": "10.96.0.0/20"}]}), {"workers": [{"name": "general", "replicas": 3}]}),
@@ -963,7 +968,7 @@ def test_gke_settings_that_are_fine(host: PluginHost, config: dict, cluster: dic
 
 def test_every_gke_mistake_is_reported_at_once(host: PluginHost) -> None:
     config = with_config(rootDeviceType="hyperdisk-balanced", gke={"location": "us-east1-b", "management": {"autoUpgrade": True}})
-    workers = [{"name": "general", "replicas": 2}, {"name": "9lives", "replicas": 1}]
+    workers = [{"name": "general", "replicas": 3}, {"name": "9lives", "replicas": 3}]
     problems = gke_problems_of(host, config, workers=workers)
     assert sorted(problems) == sorted(
         f"clusters[0].{path}"
@@ -976,7 +981,6 @@ def test_every_gke_mistake_is_reported_at_once(host: PluginHost) -> None:
     [
         ({"releaseChannel": "regualr"}, "gke.releaseChannel", "did you mean 'regular'?"),
         ({"imageType": "COS"}, "gke.imageType", "is not a valid choice"),
-        ({"location": "europe-west1"}, "gke.location", "is not a GCP zone"),
         ({"private": {"controlPlaneCidr": "172.16.0.0/24"}}, "gke.private.controlPlaneCidr", "is not an IPv4 /28 block"),
         ({"private": {"nodes": False, "endpoint": True}}, "gke.private.endpoint", "needs private nodes"),
         ({"authorizedNetworks": [{"cidr": "10.0.0.1/8"}]}, "gke.authorizedNetworks[0].cidr", "is not a CIDR block"),

@@ -256,39 +256,30 @@ def _gke_name_problems(cluster: ClusterSpec) -> list[Problem]:
 
 
 def _gke_location_problems(cluster: ClusterSpec, config: GcpConfig, region: str | None) -> list[Problem]:
+    """CAPG v1.12 makes the GKE cluster at ``spec.location`` but addresses its node
+    pools at ``locations/<region>`` (ManagedMachinePoolScope.NodePoolLocation) and,
+    judging regional-ness from that region, divides every pool's replicas among
+    three zones: the pools of a zonal cluster are never found."""
     location = config.gke.location
-    if location is None:
+    if location is None or location == cluster.region:
         return []
-    found = []
-    if region is not None and ZONE.match(location).group(1) != region:
-        found.append(
-            Problem(
-                path="gcp.gke.location",
-                message=f"is not a zone of region {region!r}",
-                value=location,
-                hint=f"use a zone such as '{region}-b', or leave it out for a regional cluster",
-            )
+    path, where = "gcp.gke.location", repr(region) if region else "the cluster's region"
+    if not ZONE.match(location):
+        return [
+            Problem(path=path, message="is not the cluster's region", value=location, hint=f"leave it out: the GKE cluster is in {where}")
+        ]
+    if region and location.startswith(region + "-"):
+        pin = f"to keep the nodes in {location}, set gcp.zones: [{location}] or the pools' failureDomain: {location}"
+    else:
+        pin = "to keep the nodes in one zone, list it in gcp.zones or set it as the pools' failureDomain"
+    return [
+        Problem(
+            path=path,
+            message="is a zone: CAPG v1.12 cannot run a zonal GKE cluster (it looks for the node pools in the region)",
+            value=location,
+            hint=f"leave it out for a regional cluster in {where}; {pin}",
         )
-    if config.zones:
-        found.append(
-            Problem(
-                path="gcp.zones",
-                message="cannot go with a zonal GKE cluster (gcp.gke.location)",
-                value=list(config.zones),
-                hint="a zonal cluster keeps its nodes in its zone: remove zones, or remove gke.location for a regional cluster",
-            )
-        )
-    for pool in cluster.workers:
-        if pool.failure_domain and pool.failure_domain != location:
-            found.append(
-                Problem(
-                    path=f"workers.{pool.name}.failureDomain",
-                    message=f"is not the zonal cluster's zone {location!r}",
-                    value=pool.failure_domain,
-                    hint="remove it (the pool is in the cluster's zone), or remove gcp.gke.location for a regional cluster",
-                )
-            )
-    return found
+    ]
 
 
 def _gke_version_problems(cluster: ClusterSpec, config: GcpConfig) -> list[Problem]:

@@ -293,12 +293,6 @@ GKE_IMAGE_TYPES = ("COS_CONTAINERD", "UBUNTU_CONTAINERD", "WINDOWS_LTSC_CONTAINE
 GKE_DISK_TYPES = ("pd-standard", "pd-ssd", "pd-balanced")  # CAPG's enum for node pools
 
 
-def _zone(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
-    if value is not None and not ZONE.match(value):
-        hint = "a zonal cluster's location is a zone such as 'europe-west1-b'; leave it out for a regional cluster"
-        raise InvalidValue("is not a GCP zone", value, hint)
-
-
 def _control_plane_cidr(instance: Any, attribute: attrs.Attribute, value: Optional[str]) -> None:
     if value is None:
         return
@@ -358,8 +352,8 @@ class GkeSettings:
     the node service account, labels and credentials come from the ``gcp:`` block."""
 
     autopilot: bool = False
-    # None: a regional cluster in the cluster's region; a zone: a zonal cluster there.
-    location: Optional[str] = attrs.field(default=None, validator=_zone)
+    # The cluster's region or None: CAPG v1.12 runs no zonal GKE cluster (checks._gke_location_problems).
+    location: Optional[str] = None
     # None: the cluster's kubernetesVersion is pinned (Autopilot: 'regular', GKE requires a channel).
     release_channel: Optional[str] = attrs.field(default=None, validator=one_of(*RELEASE_CHANNELS))
     image_type: Optional[str] = attrs.field(default=None, validator=one_of(*GKE_IMAGE_TYPES))

@@ -9,10 +9,10 @@ and per pool a ``GCPManagedMachinePoolTemplate`` with an empty
 ``GKEConfigTemplate`` (GKE joins its nodes itself), used by machine-pool
 classes. Autopilot clusters have no node pools: GKE makes nodes for the pods.
 
-A pool's ``replicas`` is its total size. GKE puts the same number of nodes in
-each zone a pool spans, so CAPG refuses a regional pool whose size is not a
-multiple of its zone count (:func:`zones_spanned`); ``dokaseca validate`` says
-so first.
+The GKE cluster is regional, in the cluster's region (CAPG v1.12 runs no zonal
+one). A pool's ``replicas`` is its total size. GKE puts the same number of nodes
+in each zone a pool spans, so CAPG refuses a pool whose size is not a multiple
+of its zone count (:func:`zones_spanned`); ``dokaseca validate`` says so first.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def render(cluster: ClusterSpec, infra: InfraResult) -> ProviderManifests:
 
 def _control_plane_spec(cluster: ClusterSpec, config: GcpConfig, infra: InfraResult, *, version: Optional[str]) -> dict[str, Any]:
     gke = config.gke
-    spec: dict[str, Any] = {"project": project(config, infra), "location": gke.location or cluster.region}
+    spec: dict[str, Any] = {"project": project(config, infra), "location": cluster.region}
     if version:
         spec["version"] = version
     if gke.autopilot:
@@ -112,10 +112,7 @@ def _cidr_block(cidr: str) -> str:
 
 
 def node_locations(config: GcpConfig, pool: WorkerPool) -> list[str]:
-    """The zones of a pool: its failure domain, else ``gcp.zones``; none listed
-    for a zonal cluster (its zone) or to let GKE pick for a regional one."""
-    if config.gke.location:
-        return []
+    """The zones of a pool: its failure domain, else ``gcp.zones``; none lets GKE pick."""
     if pool.failure_domain:
         return [pool.failure_domain]
     return list(config.zones)
@@ -123,8 +120,6 @@ def node_locations(config: GcpConfig, pool: WorkerPool) -> list[str]:
 
 def zones_spanned(config: GcpConfig, pool: WorkerPool) -> int:
     """How many zones share a pool's nodes equally (CAPG divides ``replicas`` by it)."""
-    if config.gke.location:
-        return 1
     return len(node_locations(config, pool)) or REGIONAL_POOL_ZONES
 
 

@@ -41,7 +41,7 @@ def prepare(cluster: ClusterSpec, *, dry_run: bool) -> InfraResult:
         gcp = connect(cluster)
         check_region(gcp, cluster)
         if cluster.flavor == GKE_FLAVOR:
-            outputs["gke_version"] = gke_version(gcp, cluster, config.gke.location or gcp.region, config.gke.channel())
+            outputs["gke_version"] = gke_version(gcp, cluster, gcp.region, config.gke.channel())
         if wanted is None:
             outputs.update(network.check_own_network(gcp, cluster))
         else:
