@@ -127,6 +127,7 @@ class AzureStandIn:
             self.vm_sizes = list(VM_SIZES)
             self.restricted_sizes: dict[str, str] = {}  # size -> reasonCode
             self.zone_restricted_sizes: dict[str, tuple[str, ...]] = {}  # size -> zones it is not offered in
+            self.size_zones: dict[str, tuple[str, ...]] = {}  # size -> the location's zones it is offered in (default 1-3)
             self.subscriptions = {SUBSCRIPTION_ID: TENANT_ID}
             self.failing_operations: list[tuple[str, str]] = []  # (code, message) the next operations end with
 
@@ -529,7 +530,9 @@ class _Handler(BaseHTTPRequestHandler):
                         "size": size.split("_", 1)[1],
                         "family": f"standard{size.split('_')[1][0]}Family",
                         "locations": [place],
-                        "locationInfo": [{"location": place, "zones": ["1", "2", "3"], "zoneDetails": []}],
+                        "locationInfo": [
+                            {"location": place, "zones": list(stand_in.size_zones.get(size, ("1", "2", "3"))), "zoneDetails": []}
+                        ],
                         "capabilities": [{"name": "vCPUs", "value": "2"}],
                         "restrictions": restrictions,
                     }

@@ -411,6 +411,23 @@ def test_vm_sizes_not_offered_or_restricted_are_all_named_by_their_field(host, a
     assert azure.mutating() == []
 
 
+def test_a_vm_size_a_pool_s_zone_does_not_have_is_named_with_the_zones_it_is_in(host, azure, fleet):
+    azure.size_zones["Standard_E4s_v5"] = ("1", "3")
+    azure.size_zones["Standard_B2s"] = ()
+    workers = [
+        {"name": "memory", "replicas": 1, "machineSize": "Standard_E4s_v5", "failureDomain": "2"},
+        {"name": "burst", "replicas": 1, "machineSize": "Standard_B2s", "failureDomain": "1"},
+        {"name": "fine", "replicas": 1, "machineSize": "Standard_E4s_v5", "failureDomain": "3"},
+    ]
+    with pytest.raises(ProviderError) as caught:
+        prepare_text(host, fleet.text(workers=workers))
+    message = str(caught.value)
+    assert "workers.memory.machineSize 'Standard_E4s_v5' is offered in westeurope only in zones 1, 3, not in zone 2" in message
+    assert "workers.burst.machineSize 'Standard_B2s' is offered in westeurope in no zone (a regional size), not in zone 1" in message
+    assert "workers.fine" not in message
+    assert azure.mutating() == []
+
+
 def test_a_vm_size_restricted_in_a_pool_s_zone_is_named_with_the_zone(host, azure, fleet):
     azure.zone_restricted_sizes["Standard_D4s_v5"] = ("2",)
     workers = [

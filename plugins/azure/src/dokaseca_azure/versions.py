@@ -4,7 +4,7 @@ Kubernetes version. Each list is read once per subscription and location."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec
@@ -42,6 +42,10 @@ def check_vm_sizes(azure: Azure, cluster: ClusterSpec) -> None:
                 problems.append(f"{field} {size!r} is not available to subscription {azure.subscription_id} in {azure.location} ({reason})")
             elif restriction.type == "Zone" and zone and zone in ((info.zones if info else None) or ()):
                 problems.append(f"{field} {size!r} is not available to this subscription in zone {zone} of {azure.location} ({reason})")
+        zones = _zones_offered(sku, azure.location)
+        if zone and zones is not None and zone not in zones:
+            offered_in = f"only in zones {', '.join(sorted(zones))}" if zones else "in no zone (a regional size)"
+            problems.append(f"{field} {size!r} is offered in {azure.location} {offered_in}, not in zone {zone}")
     if problems:
         raise ProviderError(
             f"cluster {cluster.name}: "
@@ -85,6 +89,14 @@ def _sizes(cluster: ClusterSpec) -> list[tuple[str, str, str]]:
         found.append((f"workers.{pool.name}.machineSize" if size else "azure.vmSize", size or config.vm_size, pool.failure_domain or ""))
     # One line per field and size, however many pools share the default.
     return list(dict.fromkeys(found))
+
+
+def _zones_offered(sku: Any, location: str) -> Optional[set[str]]:
+    """The zones of ``location`` the size is offered in; None when Azure does not say."""
+    for info in sku.location_info or ():
+        if (info.location or "").replace(" ", "").lower() == location:
+            return set(info.zones or ())
+    return None
 
 
 def _vm_skus(azure: Azure) -> dict[str, Any]:
