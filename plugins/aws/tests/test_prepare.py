@@ -20,10 +20,8 @@ import pytest
 import yaml
 from aws_stand_in import ACCOUNT_ID, is_mutating
 
-from dokaseca.config import parse_fleet
 from dokaseca.errors import ProviderError
-from dokaseca.models import ClusterSpec, InfraResult
-from dokaseca.testing import OneClusterFleet
+from dokaseca.testing import OneClusterFleet, fleet_clusters, prepare_text, prepared
 
 import dokaseca_aws.plugin
 from dokaseca_aws import iam_policies
@@ -44,18 +42,6 @@ pytestmark = pytest.mark.usefixtures("aws")
 @pytest.fixture
 def host(plugin_host):
     return plugin_host(("aws", dokaseca_aws.plugin))
-
-
-def clusters(host, text: str) -> tuple[ClusterSpec, ...]:
-    return parse_fleet(text, host).clusters
-
-
-def prepare(host, cluster: ClusterSpec, *, dry_run: bool = False) -> InfraResult:
-    return host.hook.prepare_infrastructure(cluster=cluster, provider=host.provider("aws"), dry_run=dry_run, management=None)
-
-
-def prepare_text(host, text: str, **options: Any) -> InfraResult:
-    return prepare(host, clusters(host, text)[0], **options)
 
 
 def again(aws) -> None:
@@ -284,9 +270,9 @@ def two_clusters(config: dict[str, Any] = BASE) -> str:
 
 
 def test_clusters_prepared_at_once_share_the_network_and_make_iam_once(host, aws):
-    both = clusters(host, two_clusters())
+    both = fleet_clusters(host, two_clusters())
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda c: prepare(host, c), both))
+        results = list(pool.map(lambda c: prepared(host, c), both))
 
     assert results[0].outputs["vpc_id"] == results[1].outputs["vpc_id"]
     assert results[0].outputs["subnets"] == results[1].outputs["subnets"]
@@ -307,8 +293,8 @@ def test_clusters_prepared_at_once_share_the_network_and_make_iam_once(host, aws
 def test_each_environment_gets_a_network_of_its_own(host):
     fleet = yaml.safe_load(two_clusters())
     fleet["clusters"][1]["environment"] = "prod"
-    dev, prod = clusters(host, yaml.safe_dump(fleet))
-    assert prepare(host, dev).outputs["vpc_id"] != prepare(host, prod).outputs["vpc_id"]
+    dev, prod = fleet_clusters(host, yaml.safe_dump(fleet))
+    assert prepared(host, dev).outputs["vpc_id"] != prepared(host, prod).outputs["vpc_id"]
 
     for network in ("acme-dev", "acme-prod"):
         state = network_state(network)
@@ -338,10 +324,10 @@ def test_nat_gateways_per_zone_or_none(host):
 def test_clusters_sharing_a_network_must_agree_on_it(host):
     fleet = yaml.safe_load(two_clusters())
     fleet["clusters"][1]["aws"] = {**BASE, "network": {"create": True, "natGateways": "per-zone"}}
-    first, second = clusters(host, yaml.safe_dump(fleet))
-    prepare(host, first)
+    first, second = fleet_clusters(host, yaml.safe_dump(fleet))
+    prepared(host, first)
     with pytest.raises(ProviderError, match="network 'acme-dev' is shared with a cluster that asks for other settings"):
-        prepare(host, second)
+        prepared(host, second)
 
 
 # -- errors a user can act on -----------------------------------------------------

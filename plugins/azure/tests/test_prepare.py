@@ -19,11 +19,9 @@ import pytest
 import yaml
 from azure_stand_in import CLIENT_SECRET, SUBSCRIPTION_ID, TENANT_ID, AzureStandIn, label
 
-from dokaseca.config import parse_fleet
 from dokaseca.errors import ProviderError
-from dokaseca.models import ClusterSpec, InfraResult
 from dokaseca.progress import reporting
-from dokaseca.testing import OneClusterFleet
+from dokaseca.testing import OneClusterFleet, fleet_clusters, prepare_text, prepared
 
 import dokaseca_azure.plugin
 from dokaseca_azure.prepare import forget
@@ -50,18 +48,6 @@ def fleet(azure) -> OneClusterFleet:
         "network": {"create": True},
     }
     return OneClusterFleet("azure", base, name="web-1", environment="dev", region="westeurope")
-
-
-def clusters(host, text: str) -> tuple[ClusterSpec, ...]:
-    return parse_fleet(text, host).clusters
-
-
-def prepare(host, cluster: ClusterSpec, *, dry_run: bool = False) -> InfraResult:
-    return host.hook.prepare_infrastructure(cluster=cluster, provider=host.provider("azure"), dry_run=dry_run, management=None)
-
-
-def prepare_text(host, text: str, **options: Any) -> InfraResult:
-    return prepare(host, clusters(host, text)[0], **options)
 
 
 def again(azure) -> None:
@@ -315,9 +301,9 @@ def two_clusters(fleet: OneClusterFleet, config: dict[str, Any] | None = None) -
 
 
 def test_clusters_prepared_at_once_share_the_network_and_make_it_once(host, azure, fleet):
-    both = clusters(host, two_clusters(fleet, fleet.with_config(resourceGroupScope="environment")))
+    both = fleet_clusters(host, two_clusters(fleet, fleet.with_config(resourceGroupScope="environment")))
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda c: prepare(host, c), both))
+        results = list(pool.map(lambda c: prepared(host, c), both))
 
     assert results[0].outputs["resource_group"] == results[1].outputs["resource_group"] == "acme-dev"
     assert results[0].outputs["subnets"] == results[1].outputs["subnets"]
@@ -333,10 +319,10 @@ def test_clusters_sharing_a_vnet_must_agree_on_its_ranges(host, fleet):
     text = yaml.safe_load(two_clusters(fleet))
     text["clusters"][1]["azure"]["vnet"] = {"cidrBlocks": ["10.0.0.0/8"]}
     text["clusters"][1]["azure"]["subnets"] = {"node": {"cidrBlocks": ["10.2.0.0/16"]}}
-    first, second = clusters(host, yaml.safe_dump(text))
-    prepare(host, first)
+    first, second = fleet_clusters(host, yaml.safe_dump(text))
+    prepared(host, first)
     with pytest.raises(ProviderError) as caught:
-        prepare(host, second)
+        prepared(host, second)
     assert "cluster web-2: vnet 'acme-dev' is shared with a cluster that asks for other ranges" in str(caught.value)
     assert "(azure.subnets.node.cidrBlocks: 10.1.0.0/16 there, 10.2.0.0/16 here)" in str(caught.value)
 
@@ -349,12 +335,12 @@ def test_an_aks_cluster_gets_only_the_node_subnet_and_a_kubeadm_one_adds_its_con
     }
     text = yaml.safe_load(two_clusters(fleet, fleet.with_config(**network)))
     text["clusters"][0]["flavor"] = "aks"
-    aks, kubeadm = clusters(host, yaml.safe_dump(text))
+    aks, kubeadm = fleet_clusters(host, yaml.safe_dump(text))
 
-    first = prepare(host, aks)
+    first = prepared(host, aks)
     assert first.actions[-1] == "create vnet acme-dev 10.50.0.0/16 in acme-dev with subnets node-subnet 10.50.1.0/24"
     assert [s["role"] for s in first.outputs["subnets"]] == ["node"]
-    second = prepare(host, kubeadm)
+    second = prepared(host, kubeadm)
     assert second.actions == (
         "create resource group web-2 in westeurope",
         "create subnet control-plane-subnet 10.50.0.0/24 in vnet acme-dev",
@@ -589,7 +575,7 @@ def test_a_named_cloud_gets_its_own_endpoint_scope_and_authority(host, fleet, mo
     monkeypatch.delenv("AZURE_AUTHORITY_HOST")
     config = fleet.with_config(cloud=cloud)
     del config["resourceManagerEndpoint"]
-    (cluster,) = clusters(host, fleet.text(config))
+    (cluster,) = fleet_clusters(host, fleet.text(config))
     found = endpoint_of(cluster.provider_config)
     assert (found.url, found.scope, found.authority, found.custom) == (endpoint, scope, authority, False)
 

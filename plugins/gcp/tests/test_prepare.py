@@ -19,11 +19,9 @@ import pytest
 import yaml
 from gcp_stand_in import PROJECT
 
-from dokaseca.config import parse_fleet
 from dokaseca.errors import ProviderError
-from dokaseca.models import ClusterSpec, InfraResult
 from dokaseca.progress import reporting
-from dokaseca.testing import fleet_problems, fleet_yaml
+from dokaseca.testing import fleet_clusters, fleet_problems, fleet_yaml, prepare_text, prepared
 
 import dokaseca_gcp.plugin
 from dokaseca_gcp.prepare import forget
@@ -58,18 +56,6 @@ def block(gcp, **changes: Any) -> dict[str, Any]:
 def fleet(gcp, config: dict[str, Any] | None = None, **cluster: Any) -> str:
     options = {"name": "web-1", "environment": "dev", "region": REGION, **cluster}
     return fleet_yaml("gcp", config or block(gcp), **options)
-
-
-def clusters(host, text: str) -> tuple[ClusterSpec, ...]:
-    return parse_fleet(text, host).clusters
-
-
-def prepare(host, cluster: ClusterSpec, *, dry_run: bool = False) -> InfraResult:
-    return host.hook.prepare_infrastructure(cluster=cluster, provider=host.provider("gcp"), dry_run=dry_run, management=None)
-
-
-def prepare_text(host, text: str, **options: Any) -> InfraResult:
-    return prepare(host, clusters(host, text)[0], **options)
 
 
 def again(gcp) -> None:
@@ -240,9 +226,9 @@ def two_clusters(gcp) -> str:
 
 
 def test_clusters_of_one_environment_prepared_at_once_share_one_network(host, gcp):
-    both = clusters(host, two_clusters(gcp))
+    both = fleet_clusters(host, two_clusters(gcp))
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda cluster: prepare(host, cluster), both))
+        results = list(pool.map(lambda cluster: prepared(host, cluster), both))
 
     assert results[0].outputs["network"] == results[1].outputs["network"] == NETWORK
     assert results[0].outputs["subnets"] == results[1].outputs["subnets"]
@@ -255,10 +241,10 @@ def test_clusters_of_one_environment_prepared_at_once_share_one_network(host, gc
 def test_clusters_sharing_a_network_must_agree_on_it(host, gcp):
     document = yaml.safe_load(two_clusters(gcp))
     document["clusters"][1]["gcp"]["network"]["subnets"] = [{"name": "nodes", "cidrBlock": "10.30.0.0/20"}]
-    first, second = clusters(host, yaml.safe_dump(document))
-    prepare(host, first)
+    first, second = fleet_clusters(host, yaml.safe_dump(document))
+    prepared(host, first)
     with pytest.raises(ProviderError, match="network 'acme-dev' is shared with a cluster that asks for other settings"):
-        prepare(host, second)
+        prepared(host, second)
 
 
 # -- GKE -------------------------------------------------------------------------------

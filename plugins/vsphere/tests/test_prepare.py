@@ -19,15 +19,13 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 import yaml
 from vsphere_stand_in import PASSWORD, USER, example_inventory
 
-from dokaseca.config import parse_fleet
 from dokaseca.errors import ProviderError
-from dokaseca.models import ClusterSpec, InfraResult
+from dokaseca.testing import fleet_clusters, prepare_text, prepared
 
 import dokaseca_vsphere.plugin
 from dokaseca_vsphere.prepare import forget
@@ -42,18 +40,6 @@ CREATED = (f"create VM folder {FOLDER}", f"create resource pool {POOL}")
 @pytest.fixture
 def host(plugin_host):
     return plugin_host(("vsphere", dokaseca_vsphere.plugin))
-
-
-def clusters(host, text: str) -> tuple[ClusterSpec, ...]:
-    return parse_fleet(text, host).clusters
-
-
-def prepare(host, cluster: ClusterSpec, *, dry_run: bool = False) -> InfraResult:
-    return host.hook.prepare_infrastructure(cluster=cluster, provider=host.provider("vsphere"), dry_run=dry_run, management=None)
-
-
-def prepare_text(host, text: str, **options: Any) -> InfraResult:
-    return prepare(host, clusters(host, text)[0], **options)
 
 
 def failure(host, text: str) -> str:
@@ -279,10 +265,10 @@ def test_clusters_of_one_environment_prepared_at_once_make_the_folder_and_pool_o
     second = copy.deepcopy(document["clusters"][0])
     second["name"] = "web-2"
     document["clusters"].append(second)
-    both = clusters(host, yaml.safe_dump(document))
+    both = fleet_clusters(host, yaml.safe_dump(document))
 
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda c: prepare(host, c), both))
+        results = list(pool.map(lambda c: prepared(host, c), both))
 
     assert vcenter.mutating() == ["CreateFolder", "CreateResourcePool"]
     assert vcenter.calls.count("Login") == 1 and vcenter.calls.count("CreateContainerView") == 1
@@ -308,7 +294,7 @@ def test_each_environment_gets_its_own_folder_and_pool(host, vcenter, fleet):
             ],
         }
     )
-    dev, prod = (prepare(host, c) for c in clusters(host, text))
+    dev, prod = (prepared(host, c) for c in fleet_clusters(host, text))
 
     assert dev.actions == (
         "create VM folder /dc1/vm/k8s",

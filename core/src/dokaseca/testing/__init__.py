@@ -17,10 +17,13 @@ from dokaseca.testing.helpers import (
     clusterctl_template,
     content_named,
     extra_args,
+    fleet_clusters,
     fleet_problems,
     fleet_yaml,
     node_registrations,
     one,
+    prepare_text,
+    prepared,
     render_objects,
 )
 from dokaseca.testing.shared import crd_schemas_for, shared_dir
@@ -33,10 +36,13 @@ __all__ = [
     "content_named",
     "crd_schemas_for",
     "extra_args",
+    "fleet_clusters",
     "fleet_problems",
     "fleet_yaml",
     "node_registrations",
     "one",
+    "prepare_text",
+    "prepared",
     "render_objects",
     "shared_dir",
 ]

@@ -26,8 +26,9 @@ import yaml
 from dokaseca.config import parse_fleet
 from dokaseca.errors import FleetError, Problem
 from dokaseca.manifests import versioned_name
-from dokaseca.models import InfraResult
+from dokaseca.models import ClusterSpec, InfraResult
 from dokaseca.plugins import PluginHost
+from dokaseca.prepare import prepare_cluster
 from dokaseca.render import render_cluster
 
 
@@ -200,3 +201,20 @@ __all__ = [
     "one",
     "render_objects",
 ]
+
+
+def fleet_clusters(host: PluginHost, fleet_text: str) -> tuple[ClusterSpec, ...]:
+    """The clusters of a fleet file, each with all its layers merged."""
+    return parse_fleet(fleet_text, host).clusters
+
+
+def prepared(host: PluginHost, cluster: ClusterSpec, *, dry_run: bool = False) -> InfraResult:
+    """What the cluster's provider prepares, as ``dokaseca prepare`` asks it (no management cluster)."""
+    result = prepare_cluster(host, cluster, management=None, dry_run=dry_run)  # type: ignore[arg-type]
+    assert result is not None, f"no installed plugin prepares {cluster.provider!r}"
+    return result
+
+
+def prepare_text(host: PluginHost, fleet_text: str, *, dry_run: bool = False) -> InfraResult:
+    """:func:`prepared` for the first cluster of a fleet file."""
+    return prepared(host, fleet_clusters(host, fleet_text)[0], dry_run=dry_run)
