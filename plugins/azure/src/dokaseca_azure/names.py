@@ -65,3 +65,8 @@ def addon_identity(cluster: str, addon: str) -> str:
 
 def service_account(addon: str, configured: str) -> str:
     return configured or addon.replace("_", "-")
+
+
+def location(name: str | None) -> str:
+    """``westeurope`` however Azure spells it (``West Europe`` in older answers)."""
+    return (name or "").replace(" ", "").lower()

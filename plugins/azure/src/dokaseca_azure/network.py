@@ -231,7 +231,7 @@ class _Vnet:
                 f"{self.where} exists and was not made by dokaseca; prepare never takes a vnet over. Set azure.network.create: false "
                 "to use it as your own (its subnets must exist), or set azure.vnet.name to another name"
             )
-        location = (vnet.location or "").replace(" ", "").lower()
+        location = names.location(vnet.location)
         if location != self.azure.location:
             raise ProviderError(
                 f"{self.where} is in {location}, but the cluster is in {self.azure.location}; a vnet serves one location: "

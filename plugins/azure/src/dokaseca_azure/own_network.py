@@ -27,7 +27,7 @@ def check_own_network(azure: Azure, cluster: ClusterSpec) -> Optional[dict[str, 
     if vnet is None:
         return None
     where = f"cluster {cluster.name}: azure.vnet {name!r} in resource group {group!r}"
-    location = (vnet.location or "").replace(" ", "").lower()
+    location = names.location(vnet.location)
     if location != azure.location:
         raise ProviderError(
             f"{where} is in {location}, not in the cluster's location {azure.location}; machines can only join a vnet of their own location"

@@ -9,6 +9,7 @@ from dokaseca.errors import ProviderError
 from dokaseca.models import ClusterSpec
 from dokaseca.once import Once
 
+from dokaseca_azure import names
 from dokaseca_azure.session import Azure, absent
 from dokaseca_azure.tags import tags
 
@@ -34,7 +35,7 @@ def _ensure(azure: Azure, cluster: ClusterSpec, name: str, changes: Changes) -> 
     groups = azure.client("resources").resource_groups
     found = absent(groups.get, resource_group_name=name)
     if found is not None:
-        return _normal(found.location)
+        return names.location(found.location)
     changes.make(
         f"create resource group {name} in {azure.location}",
         groups.create_or_update,
@@ -42,8 +43,3 @@ def _ensure(azure: Azure, cluster: ClusterSpec, name: str, changes: Changes) -> 
         parameters=ResourceGroup(location=azure.location, tags=tags(cluster, shared=name != cluster.name)),
     )
     return azure.location
-
-
-def _normal(location: str) -> str:
-    """``westeurope`` however Azure spells it (``West Europe`` in older answers)."""
-    return location.replace(" ", "").lower()

@@ -11,6 +11,7 @@ from dokaseca.models import ClusterSpec
 from dokaseca.once import Once
 from dokaseca.validators import did_you_mean
 
+from dokaseca_azure import names
 from dokaseca_azure.config import AzureConfig
 from dokaseca_azure.session import Azure
 
@@ -94,7 +95,7 @@ def _sizes(cluster: ClusterSpec) -> list[tuple[str, str, str]]:
 def _zones_offered(sku: Any, location: str) -> Optional[set[str]]:
     """The zones of ``location`` the size is offered in; None when Azure does not say."""
     for info in sku.location_info or ():
-        if (info.location or "").replace(" ", "").lower() == location:
+        if names.location(info.location) == location:
             return set(info.zones or ())
     return None
 
