@@ -73,7 +73,30 @@ def fleet_text(provider: str, defaults: dict, environments: dict[str, dict], clu
     )
 
 
-class Azure:
+class StandInBench:
+    """What every provider's bench does with its stand-in; a subclass sets
+    ``stand_in``, ``environment``, ``fleet`` and ``fresh``. Calls counted:
+    Azure's are Resource Manager calls (sign-in to Entra ID left out); GCP's
+    API calls (token requests left out, operation waits are reads); vCenter's
+    SOAP calls (Login and RetrieveServiceContent included)."""
+
+    stand_in: Any
+
+    def fresh(self) -> None:
+        self.stand_in.reset()
+
+    def clear_calls(self) -> None:
+        self.stand_in.clear_calls()
+
+    def counts(self) -> tuple[int, int]:
+        """(mutating, reads)"""
+        return len(self.stand_in.mutating()), len(self.stand_in.reads())
+
+    def close(self) -> None:
+        self.stand_in.close()
+
+
+class Azure(StandInBench):
     """Per environment a resource group (resourceGroupScope: environment) and a
     vnet with two subnets; per cluster an addon identity with its federated credential."""
 
@@ -101,21 +124,8 @@ class Azure:
             lambda env, n: {"region": "westeurope", "azure": {"serviceAccountIssuer": f"https://oidc.example.com/{env}-{n}"}},
         )
 
-    def fresh(self) -> None:
-        self.stand_in.reset()
 
-    def clear_calls(self) -> None:
-        self.stand_in.clear_calls()
-
-    def counts(self) -> tuple[int, int]:
-        """(mutating, reads): Resource Manager calls, sign-in to Entra ID left out."""
-        return len(self.stand_in.mutating()), len(self.stand_in.reads())
-
-    def close(self) -> None:
-        self.stand_in.close()
-
-
-class Gcp:
+class Gcp(StandInBench):
     """Per environment a custom-mode network with one subnet, firewall rules and
     a Cloud Router with Cloud NAT; every second cluster is GKE, its version
     checked against the regular channel."""
@@ -142,21 +152,8 @@ class Gcp:
         defaults = {"project": PROJECT, "endpoints": self.stand_in.endpoints()}
         return fleet_text("gcp", defaults, {env: network(i, env) for i, env in enumerate(environments)}, cluster)
 
-    def fresh(self) -> None:
-        self.stand_in.reset()
 
-    def clear_calls(self) -> None:
-        self.stand_in.clear_calls()
-
-    def counts(self) -> tuple[int, int]:
-        """(mutating, reads): API calls, token requests left out; operation waits are reads."""
-        return len(self.stand_in.mutating()), len(self.stand_in.reads())
-
-    def close(self) -> None:
-        self.stand_in.close()
-
-
-class Vsphere:
+class Vsphere(StandInBench):
     """Per environment a VM folder (the default, <fleet>-<environment>) and a
     resource pool; the datacenter, network, datastore and template found and checked."""
 
@@ -183,16 +180,6 @@ class Vsphere:
 
     def fresh(self) -> None:
         self.stand_in.reset(example_inventory())
-
-    def clear_calls(self) -> None:
-        self.stand_in.clear_calls()
-
-    def counts(self) -> tuple[int, int]:
-        """(mutating, reads): SOAP calls, Login and RetrieveServiceContent included."""
-        return len(self.stand_in.mutating()), len(self.stand_in.reads())
-
-    def close(self) -> None:
-        self.stand_in.close()
 
 
 @contextlib.contextmanager
